@@ -1,0 +1,1 @@
+"""gridgis spatial core: domain model, validation, assignment and analysis (no Flask)."""

@@ -1,0 +1,181 @@
+"""Command-line data tasks (no web code here; `gridgis serve` lives in web.cli)."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from gis.config import database_url, uses_embedded_database
+from gis.errors import GridgisError
+from gis.store import db
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEMO_BOUNDARIES = PROJECT_ROOT / "data" / "boundaries" / "anda" / "anda.gpkg"
+DEMO_INCIDENTS = PROJECT_ROOT / "data" / "demo" / "incidents.csv"
+
+
+def ready_engine():
+    """Start the embedded cluster when it is the one in use, migrate, return an Engine."""
+    if uses_embedded_database():
+        from gis.store import local_cluster
+        local_cluster.start()
+    url = database_url()
+    db.migrate(url)
+    return db.engine(url)
+
+
+def fail(err: GridgisError, limit: int = 50) -> None:
+    click.secho(f"error: {err.message}", fg="red", err=True)
+    details = err.details if isinstance(err.details, list) else []
+    for item in details[:limit]:
+        click.echo(f"  {_detail_line(item)}", err=True)
+    if len(details) > limit:
+        click.echo(f"  ... and {len(details) - limit} more", err=True)
+    sys.exit(1)
+
+
+def _detail_line(item) -> str:
+    if isinstance(item, dict) and "rule" in item:
+        where = f" at {item['lon']},{item['lat']}" if item.get("lon") is not None else ""
+        return f"[{item['level']} {item['code']}] {item['rule']}: {item['message']}{where}"
+    if isinstance(item, dict) and "row" in item:
+        return f"row {item['row']} ({item.get('external_id', '')}): {item['error']}"
+    return json.dumps(item, ensure_ascii=False)
+
+
+@click.group()
+def db_group():
+    """The database: embedded cluster or GRIDGIS_DATABASE_URL."""
+
+
+@db_group.command("up")
+def db_up():
+    """Start the embedded PostGIS (if used) and migrate the schema."""
+    ready_engine()
+    click.echo(f"database ready: {database_url()}")
+
+
+@db_group.command("down")
+def db_down():
+    """Stop the embedded PostGIS cluster."""
+    from gis.store import local_cluster
+    local_cluster.stop()
+    click.echo("embedded database stopped")
+
+
+@db_group.command("url")
+def db_url():
+    click.echo(database_url())
+
+
+@click.group()
+def boundaries_group():
+    """Boundary sets (four levels and grids)."""
+
+
+@boundaries_group.command("import")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--commit", is_flag=True, help="Write the set (default: validate only, a dry run).")
+@click.option("--name", help="Name of the new boundary generation (default: file name).")
+@click.option("--crs", help="CRS of layers that declare none, e.g. EPSG:4490.")
+@click.option("--tolerance", default=1.0, show_default=True,
+              help="Area in m² below which overlaps and gaps are floating-point noise.")
+def boundaries_import(path, commit, name, crs, tolerance):
+    """Validate a boundary set (GeoPackage, GeoJSON or Shapefile) and, with --commit, import it
+    as the new active generation in one transaction."""
+    from gis.service import import_boundaries
+    engine = ready_engine()
+    bar = tqdm(desc="writing units", unit=" units", disable=not commit)
+    try:
+        report = import_boundaries(engine, path, commit=commit, name=name, crs=crs,
+                                   tolerance_m2=tolerance, progress=bar.update)
+    except GridgisError as err:
+        bar.close()
+        fail(err)
+    bar.close()
+    counts = ", ".join(f"{k} {v}" for k, v in report.counts.items())
+    click.echo(f"{report.source}: {counts}; valid")
+    if report.already_imported:
+        click.echo(f"identical to generation {report.already_imported}: nothing to write")
+    elif report.committed:
+        click.echo(f"imported as generation {report.generation_id} (active)")
+    else:
+        click.echo("dry run: nothing written (use --commit)")
+
+
+@boundaries_group.command("list")
+def boundaries_list():
+    """Boundary generations."""
+    from gis.store.boundaries import list_generations
+    engine = ready_engine()
+    with engine.connect() as conn:
+        for g in list_generations(conn):
+            flag = "*" if g["is_active"] else " "
+            click.echo(f"{flag} {g['id']:>4}  {g['name']}  {g['source'] or ''}  "
+                       f"{g['created_at']:%Y-%m-%d %H:%M}")
+
+
+@click.group()
+def incidents_group():
+    """Incidents."""
+
+
+@incidents_group.command("import")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--crs", default="EPSG:4326", show_default=True,
+              help="CRS of lon/lat: EPSG:4326, EPSG:4490, GCJ02, BD09 or any EPSG code.")
+@click.option("--skip-bad", is_flag=True, help="Import the valid rows and list the bad ones.")
+@click.option("--source", default="import", show_default=True,
+              help="Source name for rows without a source column.")
+@click.option("--batch-size", default=50_000, show_default=True)
+def incidents_import(path, crs, skip_bad, source, batch_size):
+    """Import incidents from CSV (lon, lat columns) or GeoJSON: all rows assigned to grids,
+    idempotent on (source, external_id), in one transaction."""
+    from gis.service import import_incidents
+    engine = ready_engine()
+    bar = tqdm(desc="importing", unit=" rows")
+    try:
+        report = import_incidents(engine, path, crs=crs, skip_bad=skip_bad, source=source,
+                                  batch_size=batch_size, progress=bar.update)
+    except GridgisError as err:
+        bar.close()
+        fail(err)
+    bar.close()
+    click.echo(f"{report.rows} rows: {report.inserted} imported, {report.duplicates} already "
+               f"present, {len(report.bad_rows)} rejected, {report.uncovered} outside every grid")
+    for item in report.bad_rows[:50]:
+        click.echo(f"  {_detail_line(item)}")
+
+
+@click.group()
+def demo_group():
+    """Demo data."""
+
+
+@demo_group.command("load")
+def demo_load():
+    """Load the Anda demo boundary set and demo incidents (idempotent)."""
+    from gis.service import import_boundaries, import_incidents
+    engine = ready_engine()
+    try:
+        report = import_boundaries(engine, DEMO_BOUNDARIES, commit=True, name="Anda demo")
+        if report.already_imported:
+            click.echo(f"demo boundaries already loaded (generation {report.already_imported})")
+        else:
+            click.echo(f"demo boundaries loaded as generation {report.generation_id}")
+        with tqdm(desc="demo incidents", unit=" rows") as bar:
+            inc = import_incidents(engine, DEMO_INCIDENTS, source="demo", progress=bar.update)
+        click.echo(f"demo incidents: {inc.inserted} new, {inc.duplicates} already present, "
+                   f"{inc.uncovered} outside every grid")
+    except GridgisError as err:
+        fail(err)
+
+
+def register(group: click.Group) -> None:
+    group.add_command(db_group, "db")
+    group.add_command(boundaries_group, "boundaries")
+    group.add_command(incidents_group, "incidents")
+    group.add_command(demo_group, "demo")

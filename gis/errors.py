@@ -1,0 +1,52 @@
+"""Error types shared by the spatial core, the store and the web layer.
+
+Every error a user can cause is an InputError (or subclass) carrying a message that says what is
+wrong, an optional field name and optional details (per-row or per-unit problems). The web layer
+renders them as {"error": {"code", "message", "field", "details"}} with a 4xx status.
+"""
+from __future__ import annotations
+
+
+class GridgisError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, field: str | None = None, details=None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.details = details
+
+    def to_dict(self) -> dict:
+        body = {"code": self.code, "message": self.message}
+        if self.field:
+            body["field"] = self.field
+        if self.details is not None:
+            body["details"] = self.details
+        return body
+
+
+class InputError(GridgisError):
+    status = 400
+    code = "invalid_input"
+
+
+class UnprocessableError(GridgisError):
+    status = 422
+    code = "unprocessable"
+
+
+class ValidationFailed(GridgisError):
+    """A boundary set or import file failed validation; details lists each problem."""
+    status = 422
+    code = "validation_failed"
+
+
+class NotFound(GridgisError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(GridgisError):
+    status = 409
+    code = "conflict"

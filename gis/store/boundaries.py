@@ -1,0 +1,135 @@
+"""Boundary generations, areas and grids in PostGIS."""
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+from geoalchemy2.shape import from_shape
+from sqlalchemy import Connection, func, insert, select, text, update
+
+from gis.boundaries import BoundarySet, to_multipolygons
+from gis.domain import LEVEL_NUMBER
+from gis.errors import NotFound
+from gis.store.schema import admin_area, generation, grid
+
+AREA_LEVELS = ("city", "township", "village", "hamlet")
+
+
+def active_generation(conn: Connection) -> dict | None:
+    row = conn.execute(select(generation).where(generation.c.is_active)).mappings().first()
+    return dict(row) if row else None
+
+
+def require_active_generation(conn: Connection) -> dict:
+    gen = active_generation(conn)
+    if gen is None:
+        raise NotFound("no boundary generation is active; import one with "
+                       "`gridgis boundaries import PATH --commit`")
+    return gen
+
+
+def generation_by_sha(conn: Connection, sha256: str) -> dict | None:
+    row = conn.execute(select(generation).where(generation.c.source_sha256 == sha256)
+                       .order_by(generation.c.id.desc())).mappings().first()
+    return dict(row) if row else None
+
+
+def list_generations(conn: Connection) -> list[dict]:
+    return [dict(r) for r in conn.execute(select(generation).order_by(generation.c.id)).mappings()]
+
+
+def write_boundary_set(conn: Connection, bset: BoundarySet, name: str, note: str | None = None,
+                       activate: bool = True, progress=None) -> int:
+    """Insert a validated set as a new generation (caller owns the transaction)."""
+    gen_id = conn.execute(insert(generation).values(
+        name=name, note=note, source=bset.source, source_sha256=bset.sha256)
+        .returning(generation.c.id)).scalar_one()
+    ids: dict[str, int] = {}
+    kind_of: dict[str, str] = {}
+    parent_of: dict[str, str] = {}
+    for level in AREA_LEVELS:
+        frame = bset.layers.get(level)
+        if frame is None or not len(frame):
+            continue
+        rows = [{
+            "generation_id": gen_id, "level": LEVEL_NUMBER[level], "kind": str(kind),
+            "code": str(code), "name": str(nm),
+            "parent_id": ids.get(str(parent)) if level != "city" else None,
+            "synthetic": bool(syn), "geom": from_shape(geom, srid=4326),
+        } for code, nm, kind, parent, syn, geom in zip(
+            frame["code"], frame["name"], frame["kind"], frame["parent_code"],
+            frame["synthetic"], to_multipolygons(frame.geometry.values))]
+        result = conn.execute(insert(admin_area).returning(admin_area.c.id, admin_area.c.code,
+                                                           sort_by_parameter_order=True), rows)
+        for rid, code in result:
+            ids[code] = rid
+            kind_of[code] = level
+        parent_of.update(zip(frame["code"], frame["parent_code"]))
+        if progress:
+            progress(len(rows))
+    frame = bset.layers["grid"]
+    rows = []
+    for code, nm, parent, hh, pop, syn, geom in zip(
+            frame["code"], frame["name"], frame["parent_code"], frame["households"],
+            frame["population"], frame["synthetic"], to_multipolygons(frame.geometry.values)):
+        chain = {"hamlet": None}
+        unit = parent
+        while unit is not None and unit in kind_of:
+            chain[kind_of[unit]] = ids[unit]
+            unit = parent_of.get(unit) if kind_of[unit] != "city" else None
+        rows.append({"generation_id": gen_id, "code": code, "name": nm, "area_id": ids[parent],
+                     "hamlet_id": chain["hamlet"], "village_id": chain["village"],
+                     "township_id": chain["township"], "city_id": chain["city"],
+                     "households": int(hh), "population": int(pop), "synthetic": bool(syn),
+                     "geom": from_shape(geom, srid=4326)})
+    conn.execute(insert(grid), rows)
+    if progress:
+        progress(len(rows))
+    if activate:
+        activate_generation(conn, gen_id)
+    return gen_id
+
+
+def activate_generation(conn: Connection, gen_id: int) -> None:
+    conn.execute(update(generation).where(generation.c.is_active).values(is_active=False))
+    done = conn.execute(update(generation).where(generation.c.id == gen_id)
+                        .values(is_active=True, activated_at=func.now()))
+    if done.rowcount != 1:
+        raise NotFound(f"generation {gen_id} does not exist")
+
+
+GRID_COLUMNS = ("id", "code", "name", "area_id", "hamlet_id", "village_id", "township_id",
+                "city_id", "households", "population")
+
+
+def load_grids(conn: Connection, generation_id: int) -> gpd.GeoDataFrame:
+    """Grids of one generation as a GeoDataFrame (EPSG:4326)."""
+    sql = text(f"SELECT {', '.join(GRID_COLUMNS)}, ST_AsBinary(geom) AS wkb FROM grid "
+               "WHERE generation_id = :g ORDER BY code COLLATE \"C\"")
+    df = pd.DataFrame(conn.execute(sql, {"g": generation_id}).mappings().all(),
+                      columns=[*GRID_COLUMNS, "wkb"])
+    geoms = shapely.from_wkb([bytes(b) for b in df.pop("wkb")]) if len(df) else []
+    return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"), crs="EPSG:4326")
+
+
+def locate(conn: Connection, lon: float, lat: float, generation_id: int) -> dict | None:
+    """The grid covering a WGS84 point, with its units; smallest code wins on shared borders."""
+    row = conn.execute(text("""
+        WITH pt AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS geom)
+        SELECT g.id, g.code, g.name, g.households, g.population,
+               g.hamlet_id, g.village_id, g.township_id, g.city_id
+        FROM grid g, pt
+        WHERE g.generation_id = :gen AND ST_Covers(g.geom, pt.geom)
+        ORDER BY g.code COLLATE "C" LIMIT 1"""),
+        {"lon": lon, "lat": lat, "gen": generation_id}).mappings().first()
+    return dict(row) if row else None
+
+
+def units_by_id(conn: Connection, ids) -> dict[int, dict]:
+    ids = [int(i) for i in ids if i is not None]
+    if not ids:
+        return {}
+    rows = conn.execute(select(admin_area.c.id, admin_area.c.code, admin_area.c.name,
+                               admin_area.c.level, admin_area.c.kind)
+                        .where(admin_area.c.id.in_(ids))).mappings()
+    return {r["id"]: dict(r) for r in rows}

@@ -1,0 +1,129 @@
+"""Feature queries behind the OGC API - Features endpoints and the maps."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, text
+
+from gis.domain import LEVEL_LABELS
+
+
+@dataclass(frozen=True)
+class Collection:
+    id: str
+    title_zh: str
+    title_en: str
+    table: str
+    level: int | None = None  # admin_area level
+
+    @property
+    def is_incidents(self) -> bool:
+        return self.table == "incident"
+
+
+COLLECTIONS = {
+    "cities": Collection("cities", *LEVEL_LABELS["city"], "admin_area", 1),
+    "townships": Collection("townships", *LEVEL_LABELS["township"], "admin_area", 2),
+    "villages": Collection("villages", *LEVEL_LABELS["village"], "admin_area", 3),
+    "hamlets": Collection("hamlets", *LEVEL_LABELS["hamlet"], "admin_area", 4),
+    "grids": Collection("grids", *LEVEL_LABELS["grid"], "grid"),
+    "incidents": Collection("incidents", "事件", "Incidents", "incident"),
+}
+
+AREA_PROPS = """a.code, a.name, a.kind, a.level, a.synthetic, p.code AS parent_code,
+                round((ST_Area(a.geom::geography) / 1e6)::numeric, 3)::float AS area_km2"""
+GRID_PROPS = """a.code, a.name, a.households, a.population, a.synthetic,
+                u.code AS parent_code, u.name AS parent_name,
+                round((ST_Area(a.geom::geography) / 1e6)::numeric, 3)::float AS area_km2"""
+INCIDENT_PROPS = """a.source, a.external_id, a.category, a.severity, a.status,
+                    a.occurred_at, a.reported_at, a.description, a.generation_id,
+                    g.code AS grid_code, (a.grid_id IS NOT NULL) AS covered"""
+
+
+@dataclass
+class ItemQuery:
+    generation_id: int | None
+    limit: int = 100
+    offset: int = 0
+    bbox: tuple[float, float, float, float] | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    category: str | None = None
+    simplify: float | None = None  # tolerance in degrees for map display
+
+
+def _select(coll: Collection, q: ItemQuery) -> tuple[str, str, dict]:
+    params: dict = {}
+    where = []
+    geom = "a.geom"
+    if q.simplify:
+        geom = "ST_SimplifyPreserveTopology(a.geom, :simplify)"
+        params["simplify"] = q.simplify
+    if coll.is_incidents:
+        base = (f"SELECT a.id, {INCIDENT_PROPS}, ST_AsGeoJSON({geom}, 7) AS geometry "
+                "FROM incident a LEFT JOIN grid g ON g.id = a.grid_id")
+        if q.start:
+            where.append("a.occurred_at >= :start")
+            params["start"] = q.start
+        if q.end:
+            where.append("a.occurred_at <= :end")
+            params["end"] = q.end
+        if q.category:
+            where.append("a.category = :category")
+            params["category"] = q.category
+        order = "a.id"
+    elif coll.table == "grid":
+        base = (f"SELECT a.id, {GRID_PROPS}, ST_AsGeoJSON({geom}, 7) AS geometry "
+                "FROM grid a JOIN admin_area u ON u.id = a.area_id")
+        where.append("a.generation_id = :gen")
+        order = 'a.code COLLATE "C"'
+    else:
+        base = (f"SELECT a.id, {AREA_PROPS}, ST_AsGeoJSON({geom}, 7) AS geometry "
+                "FROM admin_area a LEFT JOIN admin_area p ON p.id = a.parent_id")
+        where += ["a.generation_id = :gen", "a.level = :level"]
+        params["level"] = coll.level
+        order = 'a.code COLLATE "C"'
+    if not coll.is_incidents:
+        params["gen"] = q.generation_id
+    if q.bbox:
+        where.append("a.geom && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326)")
+        params.update(zip(("minx", "miny", "maxx", "maxy"), q.bbox))
+    clause = (" WHERE " + " AND ".join(where)) if where else ""
+    return base + clause, order, params
+
+
+def items(conn: Connection, coll: Collection, q: ItemQuery) -> tuple[list[dict], int]:
+    """Features (GeoJSON dicts) of one page and the number matched."""
+    sql, order, params = _select(coll, q)
+    matched = conn.execute(text(f"SELECT count(*) FROM ({sql}) s"), params).scalar_one()
+    rows = conn.execute(text(f"{sql} ORDER BY {order} LIMIT :limit OFFSET :offset"),
+                        {**params, "limit": q.limit, "offset": q.offset}).mappings().all()
+    return [_feature(r) for r in rows], matched
+
+
+def item(conn: Connection, coll: Collection, fid: int, generation_id: int | None) -> dict | None:
+    sql, _, params = _select(coll, ItemQuery(generation_id))
+    row = conn.execute(text(f"{sql} AND a.id = :fid" if "WHERE" in sql
+                            else f"{sql} WHERE a.id = :fid"),
+                       {**params, "fid": fid}).mappings().first()
+    return _feature(row) if row else None
+
+
+def _feature(row) -> dict:
+    props = {}
+    for k, v in row.items():
+        if k in ("id", "geometry"):
+            continue
+        props[k] = v.isoformat() if isinstance(v, datetime) else v
+    return {"type": "Feature", "id": row["id"], "properties": props,
+            "geometry": json.loads(row["geometry"])}
+
+
+def extent(conn: Connection, coll: Collection, generation_id: int | None) -> list[float] | None:
+    sql, _, params = _select(coll, ItemQuery(generation_id))
+    box = conn.execute(text(f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+                            f"(SELECT ST_Extent(a.geom) AS e FROM ({sql}) q "
+                            f"JOIN {coll.table} a USING (id)) s"), params).first()
+    return [float(v) for v in box] if box and box[0] is not None else None

@@ -1,0 +1,107 @@
+"""Incidents in PostGIS: single insert, bulk COPY, reads."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import shapely
+from sqlalchemy import Connection, text
+
+from gis.incidents import IncidentInput
+
+ASSIGNMENT = ("generation_id", "grid_id", "hamlet_id", "village_id", "township_id", "city_id")
+STORED = ("source", "external_id", "category", "severity", "status", "occurred_at",
+          "reported_at", "description", "input_crs", "input_x", "input_y", *ASSIGNMENT)
+
+INCIDENT_SELECT = """
+    SELECT i.id, i.source, i.external_id, i.category, i.severity, i.status, i.occurred_at,
+           i.reported_at, i.description, i.input_crs, i.input_x, i.input_y,
+           ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat, i.generation_id,
+           g.code AS grid_code, g.name AS grid_name,
+           h.code AS hamlet_code, h.name AS hamlet_name,
+           v.code AS village_code, v.name AS village_name,
+           t.code AS township_code, t.name AS township_name,
+           c.code AS city_code, c.name AS city_name
+    FROM incident i
+    LEFT JOIN grid g ON g.id = i.grid_id
+    LEFT JOIN admin_area h ON h.id = i.hamlet_id
+    LEFT JOIN admin_area v ON v.id = i.village_id
+    LEFT JOIN admin_area t ON t.id = i.township_id
+    LEFT JOIN admin_area c ON c.id = i.city_id
+"""
+
+
+def insert_one(conn: Connection, inc: IncidentInput, assignment: dict) -> int | None:
+    """Insert; returns the new id, or None when (source, external_id) exists already."""
+    params = {**{c: getattr(inc, c) for c in STORED if c not in ASSIGNMENT}, **assignment,
+              "lon": inc.lon, "lat": inc.lat}
+    cols = ", ".join(STORED)
+    values = ", ".join(f":{c}" for c in STORED)
+    return conn.execute(text(
+        f"INSERT INTO incident ({cols}, geom) VALUES ({values}, "
+        "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)) "
+        "ON CONFLICT (source, external_id) DO NOTHING RETURNING id"), params).scalar()
+
+
+def get_by_key(conn: Connection, source: str, external_id: str) -> dict | None:
+    row = conn.execute(text(INCIDENT_SELECT + " WHERE i.source = :s AND i.external_id = :e"),
+                       {"s": source, "e": external_id}).mappings().first()
+    return dict(row) if row else None
+
+
+def get(conn: Connection, incident_id: int) -> dict | None:
+    row = conn.execute(text(INCIDENT_SELECT + " WHERE i.id = :id"),
+                       {"id": incident_id}).mappings().first()
+    return dict(row) if row else None
+
+
+def bulk_insert(conn: Connection, frame: pd.DataFrame, batch_size: int = 50_000,
+                progress=None) -> int:
+    """COPY assigned rows through a staging table; rows whose (source, external_id) exists are
+    skipped. Returns the number inserted. Runs inside the caller's transaction."""
+    conn.execute(text("CREATE TEMP TABLE incident_stage (LIKE incident INCLUDING DEFAULTS) "
+                      "ON COMMIT DROP"))
+    cols = [*STORED, "geom"]
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cur:
+        for start in range(0, len(frame), batch_size):
+            part = frame.iloc[start:start + batch_size]
+            out = part[list(STORED)].copy()
+            for col in ASSIGNMENT[1:]:
+                out[col] = out[col].astype("Int64")
+            for col in ("occurred_at", "reported_at"):
+                out[col] = pd.to_datetime(out[col], utc=True).dt.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+            out["geom"] = shapely.to_wkb(
+                shapely.set_srid(shapely.points(part["lon"].to_numpy(), part["lat"].to_numpy()),
+                                 4326), hex=True, include_srid=True)
+            buf = io.StringIO()
+            out.to_csv(buf, index=False, header=False, na_rep="\\N")
+            with cur.copy(f"COPY incident_stage ({', '.join(cols)}) FROM STDIN "
+                          "WITH (FORMAT csv, NULL '\\N')") as copy:
+                copy.write(buf.getvalue())
+            if progress:
+                progress(len(part))
+    inserted = conn.execute(text(
+        f"INSERT INTO incident ({', '.join(cols)}) SELECT {', '.join(cols)} FROM incident_stage "
+        "ON CONFLICT (source, external_id) DO NOTHING")).rowcount
+    conn.execute(text("DROP TABLE incident_stage"))
+    return inserted
+
+
+def existing_keys(conn: Connection, source_ids: pd.DataFrame) -> np.ndarray:
+    """Boolean mask: which (source, external_id) pairs are already stored."""
+    if not len(source_ids):
+        return np.zeros(0, dtype=bool)
+    rows = conn.execute(text(
+        "SELECT s.n FROM unnest(CAST(:src AS text[]), CAST(:ext AS text[])) "
+        "WITH ORDINALITY AS s(source, external_id, n) "
+        "JOIN incident i USING (source, external_id)"),
+        {"src": list(source_ids["source"]), "ext": list(source_ids["external_id"])}).scalars()
+    mask = np.zeros(len(source_ids), dtype=bool)
+    mask[[n - 1 for n in rows]] = True
+    return mask
+
+
+def count(conn: Connection) -> int:
+    return conn.execute(text("SELECT count(*) FROM incident")).scalar_one()

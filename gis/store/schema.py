@@ -1,0 +1,105 @@
+"""Tables. Geometries are stored in EPSG:4326 with GiST indexes.
+
+Boundary generations: every administrative area and grid belongs to one generation; exactly one
+generation is active (partial unique index). An incident keeps the generation, grid and ancestors
+it was assigned under, so redrawing grids never rewrites where past incidents were counted.
+"""
+from __future__ import annotations
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Column, DateTime, Float, ForeignKey,
+                        Index, Integer, MetaData, SmallInteger, Table, Text, UniqueConstraint,
+                        func, text)
+
+metadata = MetaData()
+
+LEVELS = {1: "city", 2: "township", 3: "village", 4: "hamlet"}
+LEVEL_OF = {name: level for level, name in LEVELS.items()}
+
+generation = Table(
+    "generation", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("note", Text),
+    Column("source", Text),
+    Column("source_sha256", Text),
+    Column("is_active", Boolean, nullable=False, server_default=text("false")),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("activated_at", DateTime(timezone=True)),
+    Index("generation_one_active", "is_active", unique=True,
+          postgresql_where=text("is_active")),
+)
+
+admin_area = Table(
+    "admin_area", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("generation_id", Integer, ForeignKey("generation.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("level", SmallInteger, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("code", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("parent_id", BigInteger, ForeignKey("admin_area.id", ondelete="CASCADE")),
+    Column("synthetic", Boolean, nullable=False, server_default=text("false")),
+    Column("geom", Geometry("MULTIPOLYGON", srid=4326, spatial_index=False), nullable=False),
+    UniqueConstraint("generation_id", "code", name="admin_area_generation_code"),
+    CheckConstraint("level between 1 and 4", name="admin_area_level"),
+    Index("admin_area_geom_gist", "geom", postgresql_using="gist"),
+    Index("admin_area_parent", "parent_id"),
+    Index("admin_area_generation_level", "generation_id", "level"),
+)
+
+grid = Table(
+    "grid", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("generation_id", Integer, ForeignKey("generation.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("code", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    # The leaf unit holding the grid (a hamlet, or a community/village without hamlets) and its
+    # ancestors, fixed for the life of the generation.
+    Column("area_id", BigInteger, ForeignKey("admin_area.id", ondelete="CASCADE"), nullable=False),
+    Column("hamlet_id", BigInteger, ForeignKey("admin_area.id")),
+    Column("village_id", BigInteger, ForeignKey("admin_area.id"), nullable=False),
+    Column("township_id", BigInteger, ForeignKey("admin_area.id"), nullable=False),
+    Column("city_id", BigInteger, ForeignKey("admin_area.id"), nullable=False),
+    Column("households", Integer, nullable=False, server_default=text("0")),
+    Column("population", Integer, nullable=False, server_default=text("0")),
+    Column("synthetic", Boolean, nullable=False, server_default=text("false")),
+    Column("geom", Geometry("MULTIPOLYGON", srid=4326, spatial_index=False), nullable=False),
+    UniqueConstraint("generation_id", "code", name="grid_generation_code"),
+    CheckConstraint("households >= 0 and population >= 0", name="grid_counts_nonnegative"),
+    Index("grid_geom_gist", "geom", postgresql_using="gist"),
+    Index("grid_generation", "generation_id"),
+)
+
+incident = Table(
+    "incident", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("source", Text, nullable=False),
+    Column("external_id", Text, nullable=False),
+    Column("category", Text, nullable=False),
+    Column("severity", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("reported_at", DateTime(timezone=True), nullable=False),
+    Column("description", Text),
+    Column("geom", Geometry("POINT", srid=4326, spatial_index=False), nullable=False),
+    # What the client sent, before conversion to EPSG:4326.
+    Column("input_crs", Text, nullable=False),
+    Column("input_x", Float, nullable=False),
+    Column("input_y", Float, nullable=False),
+    # Assignment of record: under which generation, to which grid and units. NULL grid = uncovered.
+    Column("generation_id", Integer, ForeignKey("generation.id"), nullable=False),
+    Column("grid_id", BigInteger, ForeignKey("grid.id")),
+    Column("hamlet_id", BigInteger, ForeignKey("admin_area.id")),
+    Column("village_id", BigInteger, ForeignKey("admin_area.id")),
+    Column("township_id", BigInteger, ForeignKey("admin_area.id")),
+    Column("city_id", BigInteger, ForeignKey("admin_area.id")),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("source", "external_id", name="incident_source_external_id"),
+    Index("incident_geom_gist", "geom", postgresql_using="gist"),
+    Index("incident_occurred_at", "occurred_at"),
+    Index("incident_grid", "grid_id"),
+    Index("incident_category", "category"),
+)

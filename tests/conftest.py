@@ -1,0 +1,146 @@
+"""Fixtures: real PostGIS databases (throwaway, created per run), the Flask app, a live server.
+
+The server is the embedded cluster (started if needed) or the one GRIDGIS_DATABASE_URL points
+at; the tests create their own databases on it and drop them at the end.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import threading
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from gis.config import database_url, uses_embedded_database
+from gis.store import db
+
+RUN = uuid.uuid4().hex[:8]
+sys.path.insert(0, os.path.dirname(__file__))
+
+
+def _admin_engine():
+    if uses_embedded_database():
+        from gis.store import local_cluster
+        local_cluster.start()
+    url = make_url(database_url()).set(database="postgres")
+    return create_engine(url, isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture(scope="session")
+def admin_engine():
+    eng = _admin_engine()
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def template_db(admin_engine):
+    """A migrated, empty database used as the template of every test database."""
+    name = f"gridgis_test_{RUN}_tpl"
+    with admin_engine.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(database_url()).set(database=name).render_as_string(hide_password=False)
+    db.migrate(url)
+    db.engine(url).dispose()
+    yield name
+    _drop(admin_engine, name)
+
+
+def _drop(admin_engine, name):
+    with admin_engine.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _create_from_template(admin_engine, template_db, suffix) -> tuple[str, str]:
+    name = f"gridgis_test_{RUN}_{suffix}"
+    with admin_engine.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"'))
+    return name, make_url(database_url()).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def fresh_db(admin_engine, template_db):
+    """URL of a new empty, migrated database, dropped after the test."""
+    name, url = _create_from_template(admin_engine, template_db, uuid.uuid4().hex[:6])
+    yield url
+    db.engine(url).dispose()
+    _drop(admin_engine, name)
+
+
+@pytest.fixture(scope="session")
+def factory_gpkg(tmp_path_factory):
+    import factory
+    return factory.write(factory.layers(), tmp_path_factory.mktemp("factory") / "set.gpkg")
+
+
+@pytest.fixture(scope="session")
+def factory_db(admin_engine, template_db, factory_gpkg):
+    """A database holding the small exact boundary set of tests/factory.py (shared)."""
+    from gis.service import import_boundaries
+    name, url = _create_from_template(admin_engine, template_db, "factory")
+    import_boundaries(db.engine(url), factory_gpkg, commit=True, name="factory")
+    yield url
+    db.engine(url).dispose()
+    _drop(admin_engine, name)
+
+
+@pytest.fixture
+def factory_client(factory_db):
+    from web import create_app
+    return create_app({"DATABASE_URL": factory_db, "TESTING": True}).test_client()
+
+
+@pytest.fixture(scope="session")
+def demo_db(admin_engine, template_db):
+    """A database with the Anda demo boundaries and incidents loaded (shared, read-mostly)."""
+    from gis.cli import DEMO_BOUNDARIES, DEMO_INCIDENTS
+    from gis.service import import_boundaries, import_incidents
+    name, url = _create_from_template(admin_engine, template_db, "demo")
+    eng = db.engine(url)
+    import_boundaries(eng, DEMO_BOUNDARIES, commit=True, name="Anda demo")
+    import_incidents(eng, DEMO_INCIDENTS, source="demo")
+    yield url
+    eng.dispose()
+    _drop(admin_engine, name)
+
+
+@pytest.fixture
+def demo_engine(demo_db):
+    return db.engine(demo_db)
+
+
+@pytest.fixture
+def demo_client(demo_db):
+    from web import create_app
+    app = create_app({"DATABASE_URL": demo_db, "TESTING": True})
+    return app.test_client()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_server(demo_db):
+    """The real app served by waitress on a loopback port, against the demo database."""
+    from waitress.server import create_server
+
+    from web import create_app
+    app = create_app({"DATABASE_URL": demo_db})
+    port = free_port()
+    server = create_server(app, host="127.0.0.1", port=port, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}"
+    server.close()
+
+
+def pytest_report_header(config):
+    where = "embedded cluster" if uses_embedded_database() else "GRIDGIS_DATABASE_URL"
+    return f"gridgis: PostGIS from {where}; run id {RUN}; chromium {os.path.exists('/usr/bin/chromium')}"

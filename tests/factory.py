@@ -1,0 +1,55 @@
+"""A small, exact boundary set built in code, with knobs to break it for validation tests.
+
+City: the square 125.0..125.4 E x 46.0..46.4 N (code 231281000000), two townships split at
+125.2 E, each with two villages split at 46.2 N. Village ...101001 has two hamlets split at
+125.1 E; the other villages have none. Every leaf holds two grids split at its middle latitude.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+from shapely.geometry import box
+
+CITY = "231281000000"
+
+
+def layers() -> dict[str, gpd.GeoDataFrame]:
+    rows = {"city": [], "township": [], "village": [], "hamlet": [], "grid": []}
+    rows["city"].append({"code": CITY, "name": "安达市", "geometry": box(125.0, 46.0, 125.4, 46.4)})
+    leaves = []
+    for t, (x0, x1) in enumerate([(125.0, 125.2), (125.2, 125.4)]):
+        tcode = f"231281{101 + t:03d}000"
+        kind = "township" if t == 0 else "subdistrict"
+        rows["township"].append({"code": tcode, "name": f"镇{t + 1}", "parent_code": CITY,
+                                 "kind": kind, "geometry": box(x0, 46.0, x1, 46.4)})
+        for v, (y0, y1) in enumerate([(46.0, 46.2), (46.2, 46.4)]):
+            vcode = f"{tcode[:9]}{v + 1:03d}"
+            vkind = "village" if t == 0 else "community"
+            rows["village"].append({"code": vcode, "name": f"村{t + 1}-{v + 1}",
+                                    "parent_code": tcode, "kind": vkind,
+                                    "geometry": box(x0, y0, x1, y1)})
+            if vcode == "231281101001":
+                for h, (hx0, hx1) in enumerate([(x0, 125.1), (125.1, x1)]):
+                    hcode = f"{vcode}{h + 1:03d}"
+                    rows["hamlet"].append({"code": hcode, "name": f"屯{h + 1}",
+                                           "parent_code": vcode,
+                                           "geometry": box(hx0, y0, hx1, y1)})
+                    leaves.append((hcode, box(hx0, y0, hx1, y1)))
+            else:
+                leaves.append((vcode, box(x0, y0, x1, y1)))
+    for code, geom in leaves:
+        minx, miny, maxx, maxy = geom.bounds
+        mid = (miny + maxy) / 2
+        for g, (gy0, gy1) in enumerate([(miny, mid), (mid, maxy)]):
+            rows["grid"].append({"code": f"{code}{g + 1:03d}", "name": f"网格{code[-3:]}-{g + 1}",
+                                 "parent_code": code, "households": 300 + 10 * g,
+                                 "population": 800 + 20 * g, "geometry": box(minx, gy0, maxx, gy1)})
+    return {k: gpd.GeoDataFrame(v, crs="EPSG:4326") for k, v in rows.items()}
+
+
+def write(frames: dict[str, gpd.GeoDataFrame], path: Path) -> Path:
+    for name, frame in frames.items():
+        if len(frame):
+            frame.to_file(path, layer=name, driver="GPKG")
+    return path

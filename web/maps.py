@@ -1,0 +1,194 @@
+"""Map pages rendered with Folium: coverage and hotspots. No asset is loaded from the internet:
+the Folium output is rewritten to the vendored copies (web.offline); the basemap is configurable
+(GRIDGIS_BASEMAP_URL: an internal tile server or Tianditu) and absent by default."""
+from __future__ import annotations
+
+from datetime import date
+
+import branca.colormap as cm
+import folium
+from folium.plugins import HeatMap
+from flask import Blueprint, render_template, request
+from markupsafe import Markup
+from sqlalchemy import text
+
+from gis.config import MapSettings
+from gis.domain import CATEGORIES
+from gis.errors import InputError
+from gis.store import boundaries as bstore
+from gis.store import features
+from web import engine
+from web.offline import localize_html
+
+bp = Blueprint("maps", __name__, url_prefix="/maps")
+
+LEVEL_STYLE = {
+    "cities": {"color": "#222222", "weight": 3, "fill": False},
+    "townships": {"color": "#444444", "weight": 2, "fill": False, "dashArray": "6 3"},
+    "villages": {"color": "#1f5fa8", "weight": 1.2, "fill": False},
+    "hamlets": {"color": "#7a4fa0", "weight": 1, "fill": False, "dashArray": "2 3"},
+}
+LEVEL_LAYER_NAMES = {
+    "cities": "市界 City",
+    "townships": "乡镇/街道 Townships",
+    "villages": "村/社区 Villages / communities",
+    "hamlets": "屯 Hamlets",
+}
+SIMPLIFY_DEG = 0.00005  # about 5 m: display only
+
+
+def new_map(bounds) -> folium.Map:
+    settings = MapSettings()
+    m = folium.Map(tiles=None, control_scale=True, prefer_canvas=True, zoom_control=True)
+    if settings.basemap_url:
+        folium.TileLayer(settings.basemap_url, attr=settings.basemap_attribution,
+                         name="底图 Basemap").add_to(m)
+    if bounds:
+        m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+    return m
+
+
+def map_parts(m: folium.Map) -> dict:
+    """Split a rendered Folium map into header, body and script for embedding in a page."""
+    root = m.get_root()
+    root.render()
+    return {"map_header": Markup(localize_html(root.header.render())),
+            "map_html": Markup(root.html.render()),
+            "map_script": Markup(root.script.render())}
+
+
+def _collection(conn, name: str, gen_id: int):
+    feats, _ = features.items(conn, features.COLLECTIONS[name],
+                              features.ItemQuery(gen_id, limit=100_000, simplify=SIMPLIFY_DEG))
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def _outline_layers(m, conn, gen_id, show=("cities", "townships", "villages")):
+    for name, style in LEVEL_STYLE.items():
+        fc = _collection(conn, name, gen_id)
+        if not fc["features"]:
+            continue
+        group = folium.FeatureGroup(name=LEVEL_LAYER_NAMES[name], show=name in show)
+        folium.GeoJson(fc, style_function=lambda _f, s=style: s,
+                       tooltip=folium.GeoJsonTooltip(["code", "name"], aliases=["代码 Code",
+                                                                                  "名称 Name"]),
+                       ).add_to(group)
+        group.add_to(m)
+        if name == "townships":
+            _labels(m, fc, "乡镇名称 Township names")
+
+
+def _labels(m, fc, layer_name):
+    group = folium.FeatureGroup(name=layer_name, show=True)
+    import shapely.geometry as sg
+    for f in fc["features"]:
+        p = sg.shape(f["geometry"]).representative_point()
+        folium.Marker([p.y, p.x], icon=folium.DivIcon(
+            html=f'<div class="gg-label">{f["properties"]["name"]}</div>',
+            icon_size=(120, 20), icon_anchor=(60, 10))).add_to(group)
+    group.add_to(m)
+
+
+@bp.get("/coverage")
+def coverage():
+    with engine().connect() as conn:
+        gen = bstore.require_active_generation(conn)
+        city = _collection(conn, "cities", gen["id"])
+        bounds = features.extent(conn, features.COLLECTIONS["cities"], gen["id"])
+        m = new_map(bounds)
+        grids = _collection(conn, "grids", gen["id"])
+        households = [f["properties"]["households"] for f in grids["features"]] or [0]
+        cmap = cm.LinearColormap(["#f7fcf5", "#74c476", "#00441b"], vmin=min(households),
+                                 vmax=max(households),
+                                 caption="每网格户数 Households per grid")
+        grid_group = folium.FeatureGroup(name="网格 Grids (户数 households)", show=True)
+        folium.GeoJson(
+            grids,
+            style_function=lambda f: {"fillColor": cmap(f["properties"]["households"]),
+                                      "color": "#555555", "weight": 0.5, "fillOpacity": 0.65},
+            highlight_function=lambda f: {"weight": 2, "color": "#000000"},
+            tooltip=folium.GeoJsonTooltip(
+                ["code", "name", "parent_name", "households", "population"],
+                aliases=["网格编码 Grid code", "名称 Name", "所属 Unit", "户数 Households",
+                         "人口 Population"]),
+        ).add_to(grid_group)
+        grid_group.add_to(m)
+        cmap.add_to(m)
+        _outline_layers(m, conn, gen["id"])
+        uncovered = conn.execute(text(
+            "SELECT external_id, category, occurred_at, ST_X(geom) AS lon, ST_Y(geom) AS lat "
+            "FROM incident WHERE grid_id IS NULL ORDER BY id LIMIT 5000")).mappings().all()
+        gap_group = folium.FeatureGroup(name=f"未覆盖事件 Uncovered incidents ({len(uncovered)})",
+                                        show=True)
+        for r in uncovered:
+            label = CATEGORIES.get(r["category"], (r["category"], ""))
+            folium.CircleMarker(
+                [r["lat"], r["lon"]], radius=6, color="#c00000", fill=True, fill_opacity=0.9,
+                tooltip=f"未覆盖 Uncovered: {r['external_id']} {label[0]} {label[1]} "
+                        f"{r['occurred_at']:%Y-%m-%d}").add_to(gap_group)
+        gap_group.add_to(m)
+        folium.LayerControl(collapsed=False).add_to(m)
+        stats = {
+            "grids": len(grids["features"]),
+            "households": sum(households),
+            "uncovered": len(uncovered),
+            "generation": gen["name"],
+            "city": city["features"][0]["properties"]["name"] if city["features"] else "",
+        }
+    legend = [("#c00000", "●", "未覆盖事件 Uncovered incident (coverage gap)"),
+              ("#444444", "- -", "乡镇/街道界 Township boundary"),
+              ("#1f5fa8", "—", "村/社区界 Village / community boundary")]
+    return render_template("map.html", title="覆盖地图 Coverage map", page="coverage",
+                           stats=stats, legend=legend, **map_parts(m))
+
+
+def hotspot_filters(args) -> dict:
+    category = args.get("category") or None
+    if category and category not in CATEGORIES:
+        raise InputError(f"unknown category {category!r}", field="category")
+    out = {"category": category, "start": None, "end": None}
+    for key in ("start", "end"):
+        raw = args.get(key)
+        if raw:
+            try:
+                out[key] = date.fromisoformat(raw)
+            except ValueError:
+                raise InputError(f"{key}={raw!r} is not a date (YYYY-MM-DD)", field=key)
+    if out["start"] and out["end"] and out["start"] > out["end"]:
+        raise InputError("start is after end", field="start")
+    return out
+
+
+@bp.get("/hotspots")
+def hotspots():
+    filters = hotspot_filters(request.args)
+    where, params = ["TRUE"], {}
+    if filters["category"]:
+        where.append("category = :category")
+        params["category"] = filters["category"]
+    if filters["start"]:
+        where.append("occurred_at >= (CAST(:start AS date) - interval '8 hours')")
+        params["start"] = filters["start"]
+    if filters["end"]:
+        where.append("occurred_at < (CAST(:end AS date) + interval '16 hours')")
+        params["end"] = filters["end"]
+    with engine().connect() as conn:
+        gen = bstore.require_active_generation(conn)
+        bounds = features.extent(conn, features.COLLECTIONS["cities"], gen["id"])
+        m = new_map(bounds)
+        points = conn.execute(text(
+            f"SELECT ST_Y(geom), ST_X(geom) FROM incident WHERE {' AND '.join(where)}"),
+            params).all()
+        _outline_layers(m, conn, gen["id"], show=("cities", "townships"))
+    heat = folium.FeatureGroup(name=f"热力图 Heat map ({len(points)})", show=True)
+    gradient = {0.2: "#2c7bb6", 0.45: "#abd9e9", 0.65: "#ffffbf", 0.85: "#fdae61", 1.0: "#d7191c"}
+    HeatMap([[float(a), float(b)] for a, b in points], radius=14, blur=18, min_opacity=0.3,
+            gradient=gradient).add_to(heat)
+    heat.add_to(m)
+    folium.LayerControl(collapsed=False).add_to(m)
+    legend = [(c, "■", t) for c, t in (
+        ("#2c7bb6", "低密度 Low density"), ("#ffffbf", "中 Medium"),
+        ("#d7191c", "高密度 High density (hot spot)"))]
+    return render_template("map.html", title="热点地图 Hotspot map", page="hotspots",
+                           stats={"incidents": len(points)}, legend=legend,
+                           filters=filters, categories=CATEGORIES, **map_parts(m))
