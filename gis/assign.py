@@ -40,7 +40,8 @@ class GridIndex:
         cells = min(max_cells, max(1024, self.size * per_grid))
         step = np.sqrt(width * height / cells)
         nx, ny = int(np.ceil(width / step)), int(np.ceil(height / step))
-        self._x0, self._y0, self._dx, self._dy = x0, y0, width / nx, height / ny
+        self._x0, self._y0, self._x1, self._y1 = x0, y0, x1, y1
+        self._dx, self._dy = width / nx, height / ny
         self._nx, self._ny = nx, ny
         eps = 1e-7 * min(self._dx, self._dy)
         ix, iy = np.meshgrid(np.arange(nx), np.arange(ny))
@@ -60,9 +61,11 @@ class GridIndex:
         rank = np.full(len(x), UNCOVERED, dtype=np.int64)
         if not self.size or not len(x):
             return rank
-        fx = np.floor((x - self._x0) / self._dx)
-        fy = np.floor((y - self._y0) / self._dy)
-        in_extent = (fx >= 0) & (fx < self._nx) & (fy >= 0) & (fy < self._ny)
+        # Points on the extent's max edges belong to the last cell (a border cell: exact test).
+        fx = np.minimum(np.floor((x - self._x0) / self._dx), self._nx - 1)
+        fy = np.minimum(np.floor((y - self._y0) / self._dy), self._ny - 1)
+        in_extent = ((x >= self._x0) & (x <= self._x1) & (y >= self._y0) & (y <= self._y1)
+                     & (fx >= 0) & (fy >= 0))
         cell = np.where(in_extent, fy * self._nx + fx, 0).astype(np.int64)
         rank = np.where(in_extent, self._cell_owner[cell], UNCOVERED)
         exact = np.flatnonzero(in_extent & (rank == UNCOVERED))

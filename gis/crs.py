@@ -5,7 +5,8 @@ CGCS2000 (EPSG:4490, treated as identical to WGS84: they differ by centimetres),
 obfuscated system of Amap and Tencent maps) or BD-09 (Baidu), or in any CRS pyproj knows.
 
 GCJ-02 and BD-09 are not datums pyproj knows: they are published offset formulas. The forward
-GCJ-02 transform is closed-form; its inverse is solved by fixed-point iteration to below 1e-9 deg.
+GCJ-02 and BD-09 transforms are closed-form; their inverses are solved by fixed-point
+iteration to below 1e-9 deg.
 """
 from __future__ import annotations
 
@@ -122,12 +123,26 @@ def gcj02_to_bd09(lon, lat):
     return z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006
 
 
-def bd09_to_gcj02(lon, lat):
+def bd09_to_gcj02_approx(lon, lat):
+    """The published closed-form inverse (about 0.1 m off)."""
     x = np.asarray(lon, dtype=float) - 0.0065
     y = np.asarray(lat, dtype=float) - 0.006
     z = np.sqrt(x * x + y * y) - 0.00002 * np.sin(y * _X_PI)
     theta = np.arctan2(y, x) - 0.000003 * np.cos(x * _X_PI)
     return z * np.cos(theta), z * np.sin(theta)
+
+
+def bd09_to_gcj02(lon, lat):
+    """Exact inverse of gcj02_to_bd09, refined from the closed form by fixed-point iteration."""
+    blon = np.asarray(lon, dtype=float)
+    blat = np.asarray(lat, dtype=float)
+    glon, glat = bd09_to_gcj02_approx(blon, blat)
+    for _ in range(10):
+        flon, flat = gcj02_to_bd09(glon, glat)
+        glon, glat = glon - (flon - blon), glat - (flat - blat)
+        if np.all(np.abs(flon - blon) < 1e-10) and np.all(np.abs(flat - blat) < 1e-10):
+            break
+    return glon, glat
 
 
 def bd09_to_wgs84(lon, lat):

@@ -241,4 +241,4 @@ def _times(values: pd.Series) -> pd.Series:
     completed = values.where(has_offset | (values == ""),
                              values.where(~date_only, values + "T00:00:00") + "+08:00")
     return pd.to_datetime(completed.where(completed != ""), errors="coerce", format="ISO8601",
-                          utc=True)
+                          utc=True).astype("datetime64[us, UTC]")

@@ -28,12 +28,12 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import Transformer
 from shapely.geometry import Point, Polygon
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from gis.crs import METRIC_CRS, STORAGE_CRS, gcj02_to_wgs84  # noqa: E402
+from gis.crs import STORAGE_CRS, gcj02_to_wgs84  # noqa: E402
+from gis.validation import M_PER_DEG_LAT, M_PER_DEG_LON_EQUATOR, area_m2  # noqa: E402
 
 GPKG = ROOT / "data/boundaries/anda/anda.gpkg"
 INCIDENTS = ROOT / "data/demo/incidents.csv"
@@ -64,8 +64,24 @@ COLUMNS = {
     "grid": ["code", "name", "parent_code", "households", "population", "synthetic"],
 }
 
-_to_metric = Transformer.from_crs(STORAGE_CRS, METRIC_CRS, always_xy=True)
-_to_lonlat = Transformer.from_crs(METRIC_CRS, STORAGE_CRS, always_xy=True)
+# The local frame everything is built in: metres east/north of CENTRE, equirectangular,
+#   x = (lon - lon0) * 111320 * cos(lat0),   y = (lat - lat0) * 110574.
+# Its relation to lon/lat is affine, so a straight edge here is a straight edge in EPSG:4326 and
+# edges shared here stay exactly shared there. (A projection such as UTM bends edges: a child's
+# straight edge then no longer runs through the vertices its parent has on it, and the set that
+# was an exact partition in UTM has gaps and overlaps in lon/lat, where gridgis validates and
+# assigns.) Scale error across the county: under 1% east-west, enough for seed spacing and
+# tolerances; areas are measured in lon/lat as the importer does (gis.validation.area_m2).
+_KX = M_PER_DEG_LON_EQUATOR * np.cos(np.radians(CENTRE[1]))      # metres per degree of lon
+_KY = M_PER_DEG_LAT                                                # metres per degree of lat
+
+
+def lonlat_to_xy(lon, lat):
+    return (np.asarray(lon) - CENTRE[0]) * _KX, (np.asarray(lat) - CENTRE[1]) * _KY
+
+
+def xy_to_lonlat(x, y):
+    return np.asarray(x) / _KX + CENTRE[0], np.asarray(y) / _KY + CENTRE[1]
 
 
 def _apply(fn, geom):
@@ -73,11 +89,13 @@ def _apply(fn, geom):
 
 
 def to_metric(geom):
-    return _apply(_to_metric.transform, geom)
+    """lon/lat -> local frame (affine)."""
+    return _apply(lonlat_to_xy, geom)
 
 
 def to_lonlat(geom):
-    return _apply(_to_lonlat.transform, geom)
+    """local frame -> lon/lat (the inverse affine map)."""
+    return _apply(xy_to_lonlat, geom)
 
 
 # ---------------------------------------------------------------- sources
@@ -483,7 +501,7 @@ def make_incidents(rec: dict, rng) -> pd.DataFrame:
         for _ in range(n):
             while True:     # rounding to 6 decimals must not move a point across the outline
                 xy = xy_fn()
-                lon, lat = (round(float(v), 6) for v in _to_lonlat.transform(*xy))
+                lon, lat = (round(float(v), 6) for v in xy_to_lonlat(*xy))
                 if shapely.contains_xy(city_ll, lon, lat) == inside:
                     break
             rows.append({"category": category, "lon": lon, "lat": lat, "_xy": xy})
@@ -559,7 +577,6 @@ def make_incidents(rec: dict, rng) -> pd.DataFrame:
 def check(gpkg: Path = GPKG, incidents: Path = INCIDENTS) -> dict:
     """Reload the outputs and assert the rules the importer enforces; return a summary."""
     L = {lvl: gpd.read_file(gpkg, layer=lvl, engine="pyogrio") for lvl in LEVELS}
-    M = {lvl: gdf.to_crs(METRIC_CRS) for lvl, gdf in L.items()}
     for lvl, gdf in L.items():
         assert gdf.crs.to_epsg() == 4326, lvl
         assert gdf.geometry.is_valid.all() and not gdf.geometry.is_empty.any(), lvl
@@ -585,21 +602,29 @@ def check(gpkg: Path = GPKG, incidents: Path = INCIDENTS) -> dict:
     ratio = g.population / g.households
     assert ratio.between(2.39, 2.91).all()  # ≈ 2.4-2.9 after rounding
 
-    worst = {"gap_m2": 0.0, "excess_m2": 0.0, "overlap_m2": 0.0}
-    pairs = [("city", "township"), ("township", "village"), ("village", "hamlet")]
-    parents_of_grid = pd.concat([M["hamlet"], M["village"][M["village"].kind == "community"]])
-    for parent_gdf, child_gdf in [(M[a], M[b]) for a, b in pairs] + [(parents_of_grid, M["grid"])]:
+    # Measured as the importer (gis.validation) measures: planar in EPSG:4326, the very
+    # coordinates assignment uses, converted to m² with the local scale (area_m2). Per parent:
+    # the part not covered by its children (gap); per child: the part outside its parent
+    # (outside); per level: the largest overlap of two units (overlap).
+    worst = {"gap_m2": 0.0, "outside_m2": 0.0, "overlap_m2": 0.0}
+    rural = L["village"][L["village"].kind == "village"]         # communities have no hamlets
+    parents_of_grid = pd.concat([L["hamlet"], L["village"][L["village"].kind == "community"]])
+    for parent_gdf, child_gdf in [(L["city"], L["township"]), (L["township"], L["village"]),
+                                  (rural, L["hamlet"]), (parents_of_grid, L["grid"])]:
         parents = dict(zip(parent_gdf.code, parent_gdf.geometry))
+        assert set(child_gdf.parent_code) == set(parents)
+        pgeoms = np.array([parents[c] for c in child_gdf.parent_code], dtype=object)
+        outside = area_m2(shapely.difference(child_gdf.geometry.values, pgeoms))
+        worst["outside_m2"] = max(worst["outside_m2"], float(outside.max()))
         for code, grp in child_gdf.groupby("parent_code"):
             u = shapely.union_all(grp.geometry.values)
-            worst["gap_m2"] = max(worst["gap_m2"], parents[code].difference(u).area)
-            worst["excess_m2"] = max(worst["excess_m2"], u.difference(parents[code]).area)
+            worst["gap_m2"] = max(worst["gap_m2"], float(area_m2(parents[code].difference(u))))
         geoms = child_gdf.geometry.values
         i, j = shapely.STRtree(geoms).query(geoms, predicate="intersects")
         keep = i < j
         if keep.any():
-            overlap = shapely.area(shapely.intersection(geoms[i[keep]], geoms[j[keep]]))
-            worst["overlap_m2"] = max(worst["overlap_m2"], overlap.max())
+            overlap = area_m2(shapely.intersection(geoms[i[keep]], geoms[j[keep]]))
+            worst["overlap_m2"] = max(worst["overlap_m2"], float(overlap.max()))
     assert max(worst.values()) < 1.0, worst
 
     inc = pd.read_csv(incidents, dtype={"lon": float, "lat": float})
@@ -610,11 +635,12 @@ def check(gpkg: Path = GPKG, incidents: Path = INCIDENTS) -> dict:
     lag = (rep - occ).dt.total_seconds() / 3600
     assert lag.between(0, 48).all()
     pts = gpd.GeoDataFrame(inc, geometry=gpd.points_from_xy(inc.lon, inc.lat), crs=STORAGE_CRS)
-    hits = gpd.sjoin(pts, L["grid"][["code", "geometry"]], predicate="within", how="left")
+    hits = gpd.sjoin(pts, L["grid"][["code", "geometry"]], predicate="covered_by", how="left")
     per_point = hits.groupby(level=0).code.count()
     uncovered = per_point[per_point == 0].index
     assert (per_point <= 1).all()
-    dist = pts.loc[uncovered].to_crs(METRIC_CRS).distance(M["city"].geometry.iloc[0])
+    dist = shapely.distance(to_metric(L["city"].geometry.iloc[0]),
+                            to_metric(np.asarray(pts.loc[uncovered].geometry.values)))
     assert (dist > 0).all() and (dist < 2000).all() and len(uncovered) <= 20
 
     summary = {lvl: len(gdf) for lvl, gdf in L.items()}
