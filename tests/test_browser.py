@@ -1,0 +1,104 @@
+"""The map pages in real headless Chromium (Debian's), served by the real server, with every
+request that leaves 127.0.0.1 blocked: polygons must be drawn and the console must stay clean."""
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        yield b
+        b.close()
+
+
+class Visit:
+    def __init__(self, browser, url):
+        self.context = browser.new_context(viewport={"width": 1400, "height": 900})
+        self.outside, self.errors, self.failed = [], [], []
+        self.context.route("**/*", self._route)
+        self.page = self.context.new_page()
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("requestfailed", lambda r: self.failed.append(r.url))
+        self.response = self.page.goto(url, wait_until="networkidle")
+
+    def _route(self, route):
+        host = urlparse(route.request.url).hostname
+        if host in ("127.0.0.1", "localhost") or route.request.url.startswith("data:"):
+            route.continue_()
+        else:
+            self.outside.append(route.request.url)
+            route.abort("internetdisconnected")
+
+    def check_clean(self):
+        assert self.response.status == 200
+        assert self.outside == [], f"requests to the internet: {self.outside[:5]}"
+        assert self.errors == [], f"console errors: {self.errors[:5]}"
+        assert self.failed == [], f"failed requests: {self.failed[:5]}"
+
+    def close(self):
+        self.context.close()
+
+
+def test_coverage_map_draws_grids_and_legend(browser, live_server, tmp_path):
+    v = Visit(browser, f"{live_server}/maps/coverage")
+    try:
+        v.check_clean()
+        page = v.page
+        grids = int(page.inner_text("#stat-grids"))
+        assert grids > 500
+        paths = page.locator(".leaflet-overlay-pane path").count()
+        assert paths >= grids
+        assert "网格 Grids" in page.inner_text(".leaflet-control-layers")
+        assert "每网格户数 Households per grid" in page.inner_text(".legend")
+        assert "图例 Legend" in page.inner_text("#gg-legend")
+        labels = page.locator(".gg-label").all_inner_texts()
+        assert len(labels) >= 10 and any(label.endswith("镇") for label in labels)
+        assert int(page.inner_text("#stat-uncovered")) > 0
+        page.screenshot(path=str(tmp_path / "coverage.png"))
+    finally:
+        v.close()
+
+
+def test_hotspot_map_draws_heat_layer_and_filters(browser, live_server):
+    v = Visit(browser, f"{live_server}/maps/hotspots")
+    try:
+        v.check_clean()
+        total = int(v.page.inner_text("#stat-incidents"))
+        assert total > 1000
+        painted = v.page.evaluate("""() => {
+            const c = document.querySelector('canvas.leaflet-heatmap-layer');
+            if (!c) return -1;
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+            return n; }""")
+        assert painted > 1000
+        v.page.select_option("select[name=category]", "dispute_land")
+        v.page.fill("input[name=start]", "2026-03-01")
+        with v.page.expect_navigation(wait_until="networkidle"):
+            v.page.click("button[type=submit]")
+        assert "category=dispute_land" in v.page.url and "start=2026-03-01" in v.page.url
+        filtered = int(v.page.inner_text("#stat-incidents"))
+        assert 0 < filtered < total
+        v.check_clean()
+    finally:
+        v.close()
+
+
+def test_home_page(browser, live_server):
+    v = Visit(browser, f"{live_server}/")
+    try:
+        v.check_clean()
+        text = v.page.inner_text("main")
+        assert "网格 Grids" in text and "Anda demo" in text
+    finally:
+        v.close()

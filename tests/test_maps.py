@@ -1,0 +1,46 @@
+"""Map pages through the Flask test client: offline assets, legends, labels, filters."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["'](?:https?:)?//""")
+
+
+@pytest.mark.parametrize("path", ["/maps/coverage", "/maps/hotspots", "/"])
+def test_pages_render_without_external_assets(factory_client, path):
+    res = factory_client.get(path)
+    assert res.status_code == 200
+    html = res.get_data(as_text=True)
+    assert not EXTERNAL.search(html), EXTERNAL.search(html)
+    for asset in re.findall(r'(?:src|href)="(/static/[^"]+)"', html):
+        assert factory_client.get(asset).status_code == 200, asset
+
+
+def test_coverage_page_has_layers_legend_and_both_languages(factory_client):
+    html = factory_client.get("/maps/coverage").get_data(as_text=True)
+    for text in ("覆盖地图 Coverage map", "网格 Grids", "乡镇/街道 Townships", "屯 Hamlets",
+                 "每网格户数 Households per grid", "图例 Legend", "231281101001001001",
+                 "未覆盖事件 Uncovered incidents"):
+        assert text in html or json.dumps(text)[1:-1] in html, text
+
+
+def test_hotspot_filters_in_url(factory_client):
+    for i, cat in enumerate(["dispute_land", "dispute_land", "petition"]):
+        factory_client.post("/api/v1/incidents", json={
+            "type": "Feature", "geometry": {"type": "Point", "coordinates": [125.02 + i / 100, 46.02]},
+            "properties": {"external_id": f"HM-{i}", "source": "maps-test", "category": cat,
+                           "occurred_at": f"2026-0{i + 1}-15T12:00:00+08:00"}})
+    def count(query):
+        html = factory_client.get(f"/maps/hotspots?{query}").get_data(as_text=True)
+        return int(re.search(r'id="stat-incidents">(\d+)<', html).group(1))
+    # only this test files land disputes in the shared factory database
+    assert count("category=dispute_land") == 2
+    assert count("") >= count("category=petition") + 2
+    assert count("category=dispute_land&start=2026-02-01&end=2026-02-28") == 1
+    assert count("start=2026-02-15&end=2026-02-15") >= 1
+    res = factory_client.get("/maps/hotspots?category=ufo")
+    assert res.status_code == 400
+    assert factory_client.get("/maps/hotspots?start=2026-13-01").status_code == 400
