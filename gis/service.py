@@ -22,18 +22,19 @@ from gis.validation import validate_boundary_set
 
 UNIT_KEYS = ("hamlet", "village", "township", "city")
 
-_index_cache: dict[int, tuple[GridIndex, pd.DataFrame]] = {}
+_index_cache: dict[tuple[str, int], tuple[GridIndex, pd.DataFrame]] = {}
 _index_lock = Lock()
 
 
 def grid_index(conn: Connection, generation_id: int) -> tuple[GridIndex, pd.DataFrame]:
     """In-process index of a generation's grids (generations never change once written)."""
+    key = (conn.engine.url.render_as_string(hide_password=True), generation_id)
     with _index_lock:
-        if generation_id not in _index_cache:
+        if key not in _index_cache:
             grids = bstore.load_grids(conn, generation_id)
-            _index_cache[generation_id] = (GridIndex(grids.geometry.values, grids["code"]),
-                                           pd.DataFrame(grids.drop(columns="geometry")))
-        return _index_cache[generation_id]
+            _index_cache[key] = (GridIndex(grids.geometry.values, grids["code"]),
+                                 pd.DataFrame(grids.drop(columns="geometry")))
+        return _index_cache[key]
 
 
 def _assignment(gen_id: int, grid: dict | None) -> dict:

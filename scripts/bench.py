@@ -1,0 +1,529 @@
+#!/usr/bin/env python
+"""Benchmark of point-in-grid assignment, HTTP lookups and bulk incident import.
+
+Prints a Markdown table and writes it to bench-results/bench-<date>.md (git-ignored).
+
+  python scripts/bench.py            # full run: 10k and 100k synthetic grids + Anda, 1M points,
+                                     # 2,000 HTTP lookups, 100,000 incidents (a few minutes)
+  python scripts/bench.py --quick    # smoke run: 1k grids, 100k points, 200 lookups
+
+Measures
+1. bulk assignment: gis.assign.GridIndex (build, assign, both) against
+   geopandas.sjoin(points, grids, predicate="within") on the same points, and their agreement;
+2. single lookups: GET /api/v1/locate on the real app served by waitress (subprocess) over a
+   throwaway PostGIS database holding the demo boundaries; PostGIS-only gis.store.boundaries.locate
+   and in-process GridIndex.assign_one for comparison;
+3. bulk import: gis.service.import_incidents of a generated CSV (read, validate, assign, COPY).
+
+The throwaway database is created on the server tests use (embedded cluster or
+GRIDGIS_DATABASE_URL) and dropped at the end. Exit status is 0 even when a target is missed;
+the table says so. Random data come from a fixed seed (--seed).
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import geopandas as gpd  # noqa: E402
+import pandas as pd  # noqa: E402
+import shapely  # noqa: E402
+
+from gis.assign import GridIndex  # noqa: E402
+
+DEMO_GPKG = ROOT / "data" / "boundaries" / "anda" / "anda.gpkg"
+CENTRE = (125.3, 46.4)
+HALF_W, HALF_H = 0.5, 0.35          # synthetic extent: 1.0° x 0.7° (~77 km x 78 km)
+
+
+# ---- results ----
+
+@dataclass
+class Row:
+    measure: str
+    set: str
+    value: str
+    target: str = ""
+    ok: str = ""
+    notes: str = ""
+
+
+ROWS: list[Row] = []
+
+
+def add(measure, set_, value, target="", ok=None, notes=""):
+    mark = "" if ok is None else ("yes" if ok else "**NO**")
+    ROWS.append(Row(measure, set_, value, target, mark, notes))
+    print(f"  {measure} [{set_}]: {value}" + (f"  (target {target}: {mark})" if target else "")
+          + (f"  - {notes}" if notes else ""), flush=True)
+
+
+def rate(n, seconds):
+    return f"{n / seconds:,.0f} /s" if seconds > 0 else "inf"
+
+
+def ms(seconds):
+    return f"{seconds * 1000:.2f} ms"
+
+
+def timed(fn, *args, **kw):
+    t = time.perf_counter()
+    out = fn(*args, **kw)
+    return out, time.perf_counter() - t
+
+
+# ---- data ----
+
+def synthetic_grids(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """n non-overlapping irregular polygons around CENTRE: Voronoi cells of random seeds clipped
+    to a box, densified and warped by one smooth displacement field (applied to every vertex, so
+    shared borders stay shared). Typically 10-32 vertices. Codes are a random permutation so that
+    code order differs from array order."""
+    cx, cy = CENTRE
+    x0, y0, x1, y1 = cx - HALF_W, cy - HALF_H, cx + HALF_W, cy + HALF_H
+    seeds = shapely.multipoints(np.column_stack([rng.uniform(x0, x1, n), rng.uniform(y0, y1, n)]))
+    frame = shapely.box(x0, y0, x1, y1)
+    cells = shapely.get_parts(shapely.voronoi_polygons(seeds, extend_to=frame))
+    cells = shapely.intersection(cells, frame)
+    size = np.sqrt((x1 - x0) * (y1 - y0) / n)          # typical cell width
+    cells = shapely.segmentize(cells, 0.26 * size)
+    wave, amp = 1.7 * size, 0.07 * size               # gentle: the map stays one-to-one
+    ph = rng.uniform(0, 2 * np.pi, 4)
+
+    def warp(xy):
+        x, y = xy[:, 0], xy[:, 1]
+        dx = amp * (np.sin(2 * np.pi * y / wave + ph[0])
+                    + 0.5 * np.sin(2 * np.pi * (x + y) / (0.6 * wave) + ph[1]))
+        dy = amp * (np.sin(2 * np.pi * x / wave + ph[2])
+                    + 0.5 * np.sin(2 * np.pi * (x - y) / (0.6 * wave) + ph[3]))
+        return np.column_stack([x + dx, y + dy])
+
+    cells = shapely.transform(cells, warp)
+    codes = np.array([f"23128100{i:07d}" for i in rng.permutation(n)])
+    return cells, codes
+
+
+def demo_grids() -> tuple[np.ndarray, np.ndarray]:
+    frame = gpd.read_file(DEMO_GPKG, layer="grid")
+    return frame.geometry.to_numpy(), frame["code"].astype(str).to_numpy()
+
+
+def vertex_summary(geoms) -> str:
+    nv = shapely.get_num_coordinates(geoms) - shapely.get_num_geometries(geoms)
+    p = np.percentile(nv, [1, 50, 99])
+    return f"{len(geoms):,} polygons, vertices p1/p50/p99 {p[0]:.0f}/{p[1]:.0f}/{p[2]:.0f}"
+
+
+# ---- 1. bulk assignment ----
+
+def bench_bulk(label: str, geoms, codes, n_points: int, repeats: int,
+               rng: np.random.Generator, target_set: str) -> None:
+    print(f"\n== bulk assignment: {label} ({vertex_summary(geoms)}) ==", flush=True)
+    x0, y0, x1, y1 = shapely.total_bounds(geoms)
+    x = rng.uniform(x0, x1, n_points)
+    y = rng.uniform(y0, y1, n_points)
+    points, t_points = timed(lambda: gpd.GeoDataFrame(
+        geometry=gpd.points_from_xy(x, y), crs="EPSG:4326"))
+
+    builds, assigns, joins = [], [], []
+    ours = theirs = None
+    dup_rows = 0
+    for _ in range(repeats):
+        gc.collect()
+        index, t_build = timed(GridIndex, geoms, codes)
+        ours, t_assign = timed(index.assign, x, y)
+        builds.append(t_build)
+        assigns.append(t_assign)
+        del index
+        gc.collect()
+        # a fresh frame each time so sjoin pays for its own STRtree, as GridIndex does
+        grids = gpd.GeoDataFrame({"code": codes}, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"))
+        joined, t_join = timed(gpd.sjoin, points, grids, predicate="within")
+        joins.append(t_join)
+        theirs = np.full(n_points, -1, dtype=np.int64)
+        left = joined.index.to_numpy()
+        dup_rows = len(left) - len(np.unique(left))
+        theirs[left[::-1]] = joined["index_right"].to_numpy()[::-1]   # first match wins
+        del grids, joined
+
+    b, a, j = (statistics.median(v) for v in (builds, assigns, joins))
+    spread = lambda v: f"median of {len(v)}, range {min(v):.2f}-{max(v):.2f} s" \
+        if len(v) > 1 else "1 run"
+    n = f"{n_points / 1e6:g}M pts" if n_points >= 1e6 else f"{n_points / 1e3:g}k pts"
+    set_ = f"{label}, {n}"
+    add("GridIndex build", set_, f"{b:.2f} s", notes=spread(builds))
+    add("GridIndex assign", set_, rate(n_points, a), notes=f"{a:.2f} s; {spread(assigns)}")
+    add("GridIndex build + assign", set_, rate(n_points, b + a), notes=f"{b + a:.2f} s")
+    add("geopandas.sjoin within", set_, rate(n_points, j),
+        notes=f"{j:.2f} s incl. its STRtree, excl. {t_points:.2f} s to build the points "
+              f"GeoDataFrame; {spread(joins)}")
+    is_target = label == target_set
+    add("speed GridIndex assign ÷ sjoin", set_, f"{j / a:.2f}×",
+        "≥ 1.00×" if is_target else "", (j / a >= 1.0) if is_target else None)
+    add("speed GridIndex build+assign ÷ sjoin", set_, f"{j / (b + a):.2f}×",
+        "≥ 1.00×" if is_target else "", (j / (b + a) >= 1.0) if is_target else None)
+    same = ours == theirs
+    add("agreement GridIndex = sjoin", set_, f"{same.mean() * 100:.4f} %", "100 %",
+        bool(same.all()),
+        notes=f"{(~same).sum()} differ; uncovered {(ours < 0).mean() * 100:.2f} %"
+              + (f"; {dup_rows} points matched 2+ grids in sjoin" if dup_rows else ""))
+
+
+# ---- database ----
+
+def admin_engine():
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    from gis.config import database_url, uses_embedded_database
+    if uses_embedded_database():
+        from gis.store import local_cluster
+        local_cluster.start()
+    url = make_url(database_url()).set(database="postgres")
+    return create_engine(url, isolation_level="AUTOCOMMIT")
+
+
+def create_bench_db(admin) -> tuple[str, str]:
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from gis.config import database_url
+    from gis.store import db
+    name = f"gridgis_bench_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(database_url()).set(database=name).render_as_string(hide_password=False)
+    db.migrate(url)
+    return name, url
+
+
+def drop_db(admin, name: str) -> None:
+    from sqlalchemy import text
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+SERVER = """
+import sys
+sys.path.insert(0, {root!r})
+from waitress import serve
+from web import create_app
+serve(create_app({{"DATABASE_URL": {url!r}}}), host="127.0.0.1", port={port}, threads=4,
+      _quiet=True)
+"""
+
+
+def start_server(url: str) -> tuple[subprocess.Popen, str]:
+    import requests
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-c", SERVER.format(root=str(ROOT), url=url,
+                                                                 port=port)],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {proc.stderr.read().decode(errors='replace')}")
+        try:
+            requests.get(f"{base}/api/v1/locate?lon={CENTRE[0]}&lat={CENTRE[1]}", timeout=2)
+            return proc, base
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    raise RuntimeError("server did not answer within 60 s")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def latency_row(measure, set_, samples, target_ms=None, notes=""):
+    s = np.asarray(samples)
+    p50, p95, p99 = np.percentile(s, [50, 95, 99])
+    value = f"p50 {ms(p50)} · p95 {ms(p95)} · p99 {ms(p99)} · max {ms(s.max())}"
+    if target_ms is None:
+        add(measure, set_, value, notes=notes)
+    else:
+        add(measure, set_, value, f"p99 < {target_ms} ms", p99 * 1000 < target_ms, notes=notes)
+
+
+def city_bbox() -> tuple[float, float, float, float]:
+    return tuple(gpd.read_file(DEMO_GPKG, layer="city").total_bounds)
+
+
+def bench_lookups(url: str, n: int, rng: np.random.Generator) -> None:
+    import requests
+
+    from gis.store import boundaries as bstore
+    from gis.store import db
+    print(f"\n== single lookups ({n:,} sequential, random points in the city bbox) ==",
+          flush=True)
+    x0, y0, x1, y1 = city_bbox()
+    warm = max(50, n // 10)
+    lon = rng.uniform(x0, x1, n + warm)
+    lat = rng.uniform(y0, y1, n + warm)
+    set_ = f"Anda, {n:,} lookups"
+
+    proc, base = start_server(url)
+    try:
+        samples, covered, failures = [], 0, 0
+        with requests.Session() as session:
+            for i in range(n + warm):
+                t = time.perf_counter()
+                resp = session.get(f"{base}/api/v1/locate",
+                                   params={"lon": f"{lon[i]:.7f}", "lat": f"{lat[i]:.7f}"})
+                body = resp.content
+                dt = time.perf_counter() - t
+                if i >= warm:
+                    samples.append(dt)
+                    if resp.status_code != 200:
+                        failures += 1
+                    elif b'"covered":true' in body.replace(b" ", b""):
+                        covered += 1
+        latency_row("HTTP GET /api/v1/locate", set_, samples, target_ms=20,
+                    notes=f"waitress 4 threads (subprocess), requests.Session; "
+                          f"{covered / n * 100:.0f} % covered; {failures} non-200")
+    finally:
+        stop_server(proc)
+
+    engine = db.engine(url)
+    with engine.connect() as conn:
+        gen = bstore.require_active_generation(conn)["id"]
+        samples = []
+        for i in range(n + warm):
+            t = time.perf_counter()
+            bstore.locate(conn, float(lon[i]), float(lat[i]), gen)
+            if i >= warm:
+                samples.append(time.perf_counter() - t)
+        latency_row("PostGIS locate (SQL, one connection)", set_, samples,
+                    notes="gis.store.boundaries.locate, no HTTP, no unit lookup")
+        grids = bstore.load_grids(conn, gen)
+    index = GridIndex(grids.geometry.values, grids["code"])
+    samples = []
+    for i in range(n + warm):
+        t = time.perf_counter()
+        index.assign_one(float(lon[i]), float(lat[i]))
+        if i >= warm:
+            samples.append(time.perf_counter() - t)
+    latency_row("GridIndex.assign_one (in process)", set_, samples, notes="for comparison")
+
+
+def write_incident_csv(path: Path, n: int, rng: np.random.Generator) -> None:
+    from gis.domain import CATEGORIES
+    x0, y0, x1, y1 = city_bbox()
+    start = np.datetime64("2025-01-01T00:00:00")
+    seconds = rng.integers(0, 300 * 86400, n)
+    occurred = pd.Series(start + seconds.astype("timedelta64[s]")).dt.strftime(
+        "%Y-%m-%dT%H:%M:%S") + "+08:00"
+    pd.DataFrame({
+        "external_id": [f"BENCH-{i:07d}" for i in range(1, n + 1)],
+        "category": rng.choice(sorted(CATEGORIES), n),
+        "occurred_at": occurred,
+        "lon": np.round(rng.uniform(x0, x1, n), 6),
+        "lat": np.round(rng.uniform(y0, y1, n), 6),
+    }).to_csv(path, index=False)
+
+
+def bench_import(url: str, n: int, rng: np.random.Generator) -> None:
+    from gis import service
+    from gis.store import db
+    print(f"\n== bulk incident import ({n:,} rows) ==", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "incidents.csv"
+        write_incident_csv(path, n, rng)
+        service._index_cache.clear()        # cold: the import builds its GridIndex
+        report, t = timed(service.import_incidents, db.engine(url), path)
+    add("import_incidents (CSV → PostGIS)", f"Anda, {n:,} rows", rate(n, t),
+        ok=report.inserted == n,
+        notes=f"{t:.2f} s end to end (read, validate, assign, COPY, commit); "
+              f"{report.inserted:,} inserted, {report.uncovered:,} uncovered, "
+              f"{len(report.bad_rows)} bad")
+
+
+def bench_database(n_lookups: int, n_incidents: int, rng: np.random.Generator) -> dict:
+    from sqlalchemy import text
+
+    from gis import service
+    from gis.store import db
+    info = {}
+    print("\n== throwaway database ==", flush=True)
+    admin = admin_engine()
+    name = None
+    try:
+        (name, url), t_create = timed(create_bench_db, admin)
+        engine = db.engine(url)
+        with engine.connect() as c:
+            info["PostgreSQL"] = c.execute(text("SHOW server_version")).scalar_one()
+            info["PostGIS"] = c.execute(text("SELECT postgis_lib_version()")).scalar_one()
+        report, t_import = timed(service.import_boundaries, engine, DEMO_GPKG, commit=True,
+                                 name="bench")
+        print(f"  created + migrated in {t_create:.1f} s; demo boundaries imported "
+              f"(validated) in {t_import:.1f} s: {report.counts}", flush=True)
+        add("import_boundaries (validate + write)", "Anda", f"{t_import:.2f} s",
+            notes=", ".join(f"{k} {v}" for k, v in report.counts.items()))
+        if n_lookups:
+            run_step(bench_lookups, url, n_lookups, rng)
+        if n_incidents:
+            run_step(bench_import, url, n_incidents, rng)
+        engine.dispose()
+    finally:
+        if name:
+            drop_db(admin, name)
+            print(f"  dropped {name}", flush=True)
+        admin.dispose()
+    return info
+
+
+def run_step(fn, *args):
+    try:
+        return fn(*args)
+    except Exception as exc:           # keep going; the table records the failure
+        traceback.print_exc()
+        add(f"{fn.__name__} FAILED", "", type(exc).__name__, ok=False, notes=str(exc)[:200])
+
+
+# ---- machine ----
+
+def machine(db_info: dict) -> list[str]:
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError):
+        mem = float("nan")
+    nproc = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+    def version(dist):
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return "-"
+    libs = [f"shapely {shapely.__version__} (GEOS {shapely.geos_version_string})",
+            f"geopandas {gpd.__version__}", f"numpy {np.__version__}", f"pandas {pd.__version__}",
+            f"pyogrio {version('pyogrio')}", f"psycopg {version('psycopg')}",
+            f"SQLAlchemy {version('sqlalchemy')}", f"waitress {version('waitress')}",
+            f"Flask {version('flask')}"]
+    lines = [f"- machine: {nproc} CPUs (nproc), {cpu}, {mem:.0f} GiB RAM, "
+             f"{platform.platform()}, Python {platform.python_version()}",
+             f"- libraries: {', '.join(libs)}"]
+    if db_info:
+        lines.append(f"- database: PostgreSQL {db_info.get('PostgreSQL')}, "
+                     f"PostGIS {db_info.get('PostGIS')}")
+    return lines
+
+
+def render(args, started: datetime, elapsed: float, db_info: dict) -> str:
+    head = ["measure", "set", "value", "target", "ok", "notes"]
+    out = [f"# gridgis benchmark {started:%Y-%m-%d %H:%M}" + (" (quick)" if args.quick else ""),
+           "", *machine(db_info),
+           f"- run: seed {args.seed}, {args.repeats} repeat(s) per bulk measure (median), "
+           f"{args.points:,} points per set, total {elapsed:.0f} s",
+           "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in ROWS:
+        cells = [r.measure, r.set, r.value, r.target, r.ok, r.notes]
+        out.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
+    missed = [r for r in ROWS if r.ok == "**NO**"]
+    out += ["", f"Targets missed: {len(missed)}" + (
+        "" if not missed else " (" + "; ".join(f"{r.measure} [{r.set}]" for r in missed) + ")")]
+    return "\n".join(out) + "\n"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true",
+                   help="smoke run: 1k grids, 100k points, 200 lookups, 10k incidents, 1 repeat")
+    p.add_argument("--grids", type=int, nargs="+", default=None,
+                   help="synthetic grid set sizes (default 10000 100000; quick 1000)")
+    p.add_argument("--points", type=int, default=None, help="points per set (default 1M)")
+    p.add_argument("--lookups", type=int, default=None, help="HTTP/SQL lookups (default 2000)")
+    p.add_argument("--incidents", type=int, default=None,
+                   help="rows in the import benchmark (default 100000)")
+    p.add_argument("--repeats", type=int, default=None, help="runs per bulk measure (default 3)")
+    p.add_argument("--seed", type=int, default=20251123)
+    p.add_argument("--no-db", action="store_true", help="skip the database parts (2 and 3)")
+    p.add_argument("--out", type=Path, default=None, help="output file (default "
+                   "bench-results/bench-<date>[-quick].md)")
+    args = p.parse_args(argv)
+    full = not args.quick
+    args.grids = args.grids or ([10_000, 100_000] if full else [1_000])
+    args.points = args.points or (1_000_000 if full else 100_000)
+    args.lookups = args.lookups if args.lookups is not None else (2_000 if full else 200)
+    args.incidents = args.incidents if args.incidents is not None else \
+        (100_000 if full else 10_000)
+    args.repeats = args.repeats or (3 if full else 1)
+
+    started = datetime.now()
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(args.seed)
+    target_set = "synthetic 10,000" if 10_000 in args.grids else None
+
+    sets = []
+    for n in args.grids:
+        (geoms, codes), t_gen = timed(synthetic_grids, n, rng)
+        print(f"generated {n:,} synthetic grids in {t_gen:.1f} s "
+              f"(valid: {shapely.is_valid(geoms).all()})", flush=True)
+        sets.append((f"synthetic {n:,}", geoms, codes))
+    sets.append(("Anda demo",) + demo_grids())
+    for label, geoms, codes in sets:
+        run_step(bench_bulk, label, geoms, codes, args.points, args.repeats, rng, target_set)
+        gc.collect()
+    del sets
+    gc.collect()
+
+    db_info = {}
+    if not args.no_db:
+        try:
+            db_info = bench_database(args.lookups, args.incidents, rng)
+        except Exception as exc:
+            traceback.print_exc()
+            add("database benchmarks FAILED", "", type(exc).__name__, ok=False,
+                notes=str(exc)[:200])
+
+    report = render(args, started, time.perf_counter() - t0, db_info)
+    out = args.out or ROOT / "bench-results" / (
+        f"bench-{started:%Y-%m-%d}" + ("-quick" if args.quick else "") + ".md")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(report, encoding="utf-8")
+    print("\n" + report)
+    print(f"written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
