@@ -167,13 +167,3 @@ def to_storage(lon, lat, crs: str | None = None):
         return bd09_to_wgs84(lon, lat)
     x, y = _transformer(name).transform(lon, lat)
     return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-
-
-def check_lonlat(lon: float, lat: float) -> None:
-    """Reject coordinates outside the valid longitude/latitude range."""
-    if not (math.isfinite(lon) and math.isfinite(lat)):
-        raise InputError("coordinates must be finite numbers", field="coordinates")
-    if not -180.0 <= lon <= 180.0:
-        raise InputError(f"longitude {lon} is outside -180..180", field="lon")
-    if not -90.0 <= lat <= 90.0:
-        raise InputError(f"latitude {lat} is outside -90..90", field="lat")
