@@ -9,6 +9,7 @@ import branca.colormap as cm
 import folium
 from folium.plugins import HeatMap
 from flask import Blueprint, render_template, request
+from shapely.geometry import shape
 from markupsafe import Markup
 from sqlalchemy import text
 
@@ -79,10 +80,14 @@ def _outline_layers(m, conn, gen_id, show=("cities", "townships", "villages")):
 
 
 def _labels(m, fc, layer_name):
+    """Name labels for units large enough to hold one at city zoom (small urban subdistricts
+    show their names in tooltips and once zoomed in)."""
     group = folium.FeatureGroup(name=layer_name, show=True)
-    import shapely.geometry as sg
+    total = sum(f["properties"]["area_km2"] for f in fc["features"]) or 1.0
     for f in fc["features"]:
-        p = sg.shape(f["geometry"]).representative_point()
+        if f["properties"]["area_km2"] < total / 60:
+            continue
+        p = shape(f["geometry"]).representative_point()
         folium.Marker([p.y, p.x], icon=folium.DivIcon(
             html=f'<div class="gg-label">{f["properties"]["name"]}</div>',
             icon_size=(120, 20), icon_anchor=(60, 10))).add_to(group)
