@@ -43,11 +43,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import geopandas as gpd  # noqa: E402
-import pandas as pd  # noqa: E402
-import shapely  # noqa: E402
+import geopandas as gpd
+import pandas as pd
+import shapely
 
-from gis.assign import GridIndex  # noqa: E402
+from gis.assign import GridIndex
 
 DEMO_GPKG = ROOT / "data" / "boundaries" / "anda" / "anda.gpkg"
 CENTRE = (125.3, 46.4)
@@ -406,7 +406,7 @@ def bench_database(n_lookups: int, n_incidents: int, rng: np.random.Generator) -
 def run_step(fn, *args):
     try:
         return fn(*args)
-    except Exception as exc:           # keep going; the table records the failure
+    except Exception as exc:  # noqa: BLE001 - keep going; the table records the failure
         traceback.print_exc()
         add(f"{fn.__name__} FAILED", "", type(exc).__name__, ok=False, notes=str(exc)[:200])
 
@@ -438,8 +438,8 @@ def machine(db_info: dict) -> list[str]:
             f"pyogrio {version('pyogrio')}", f"psycopg {version('psycopg')}",
             f"SQLAlchemy {version('sqlalchemy')}", f"waitress {version('waitress')}",
             f"Flask {version('flask')}"]
-    lines = [f"- machine: {nproc} CPUs (nproc), {cpu}, {mem:.0f} GiB RAM, "
-             f"{platform.platform()}, Python {platform.python_version()}",
+    lines = [(f"- machine: {nproc} CPUs (nproc), {cpu}, {mem:.0f} GiB RAM, "
+              f"{platform.platform()}, Python {platform.python_version()}"),
              f"- libraries: {', '.join(libs)}"]
     if db_info:
         lines.append(f"- database: PostgreSQL {db_info.get('PostgreSQL')}, "
@@ -451,8 +451,8 @@ def render(args, started: datetime, elapsed: float, db_info: dict) -> str:
     head = ["measure", "set", "value", "target", "ok", "notes"]
     out = [f"# gridgis benchmark {started:%Y-%m-%d %H:%M}" + (" (quick)" if args.quick else ""),
            "", *machine(db_info),
-           f"- run: seed {args.seed}, {args.repeats} repeat(s) per bulk measure (median), "
-           f"{args.points:,} points per set, total {elapsed:.0f} s",
+           (f"- run: seed {args.seed}, {args.repeats} repeat(s) per bulk measure (median), "
+            f"{args.points:,} points per set, total {elapsed:.0f} s"),
            "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in ROWS:
         cells = [r.measure, r.set, r.value, r.target, r.ok, r.notes]
@@ -510,7 +510,7 @@ def main(argv=None) -> int:
     if not args.no_db:
         try:
             db_info = bench_database(args.lookups, args.incidents, rng)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the table records the failure
             traceback.print_exc()
             add("database benchmarks FAILED", "", type(exc).__name__, ok=False,
                 notes=str(exc)[:200])

@@ -42,6 +42,19 @@ def test_matches_brute_force_on_random_and_vertex_points():
     assert (got == UNCOVERED).sum() > 0  # the margin outside the frame
 
 
+def test_multipolygons_and_holes_match_brute_force():
+    geoms = voronoi_grids(60, seed=5)
+    multi = np.array([shapely.multipolygons([g]) for g in geoms[:-1]] +
+                     [shapely.multipolygons([box(126.0, 46.0, 126.1, 46.1),
+                                             box(126.2, 46.0, 126.3, 46.1)])])
+    multi[0] = shapely.multipolygons([shapely.difference(geoms[0],
+                                                         shapely.buffer(geoms[0].centroid, 0.005))])
+    codes = np.array([f"{i:03d}" for i in range(len(multi))])
+    rng = np.random.default_rng(4)
+    x, y = rng.uniform(124.9, 126.4, 30000), rng.uniform(45.9, 46.5, 30000)
+    assert (GridIndex(multi, codes).assign(x, y) == brute_force(multi, codes, x, y)).all()
+
+
 def test_shared_border_goes_to_smallest_code():
     left, right = box(0, 0, 1, 1), box(1, 0, 2, 1)
     index = GridIndex([left, right], ["B2", "A1"])
