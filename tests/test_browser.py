@@ -45,13 +45,15 @@ class Visit:
         assert self.errors == [], f"console errors: {self.errors[:5]}"
         assert self.failed == [], f"failed requests: {self.failed[:5]}"
 
-    def close(self):
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
         self.context.close()
 
 
 def test_coverage_map_draws_grids_and_legend(browser, live_server, tmp_path):
-    v = Visit(browser, f"{live_server}/maps/coverage")
-    try:
+    with Visit(browser, f"{live_server}/maps/coverage") as v:
         v.check_clean()
         page = v.page
         grids = int(page.inner_text("#stat-grids"))
@@ -65,13 +67,10 @@ def test_coverage_map_draws_grids_and_legend(browser, live_server, tmp_path):
         assert len(labels) >= 10 and any(label.endswith("镇") for label in labels)
         assert int(page.inner_text("#stat-uncovered")) > 0
         page.screenshot(path=str(tmp_path / "coverage.png"))
-    finally:
-        v.close()
 
 
 def test_hotspot_map_draws_heat_layer_and_filters(browser, live_server):
-    v = Visit(browser, f"{live_server}/maps/hotspots")
-    try:
+    with Visit(browser, f"{live_server}/maps/hotspots") as v:
         v.check_clean()
         total = int(v.page.inner_text("#stat-incidents"))
         assert total > 1000
@@ -90,15 +89,10 @@ def test_hotspot_map_draws_heat_layer_and_filters(browser, live_server):
         filtered = int(v.page.inner_text("#stat-incidents"))
         assert 0 < filtered < total
         v.check_clean()
-    finally:
-        v.close()
 
 
 def test_home_page(browser, live_server):
-    v = Visit(browser, f"{live_server}/")
-    try:
+    with Visit(browser, f"{live_server}/") as v:
         v.check_clean()
         text = v.page.inner_text("main")
         assert "网格 Grids" in text and "Anda demo" in text
-    finally:
-        v.close()
