@@ -114,8 +114,7 @@ class GridIndex:
         # Points on the extent's max edges belong to the last cell (a border cell: exact test).
         fx = np.minimum(np.floor((x - self._x0) / self._dx), self._nx - 1)
         fy = np.minimum(np.floor((y - self._y0) / self._dy), self._ny - 1)
-        in_extent = ((x >= self._x0) & (x <= self._x1) & (y >= self._y0) & (y <= self._y1)
-                     & (fx >= 0) & (fy >= 0))
+        in_extent = (x >= self._x0) & (x <= self._x1) & (y >= self._y0) & (y <= self._y1)
         cell = np.where(in_extent, fy * self._nx + fx, 0).astype(np.int64)
         rank = np.where(in_extent, self._cell_owner[cell], _OUTSIDE)
         exact = np.flatnonzero(rank == _BORDER)

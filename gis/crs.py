@@ -100,19 +100,25 @@ def wgs84_to_gcj02(lon, lat):
     return lon + dlon, lat + dlat
 
 
-def gcj02_to_wgs84(lon, lat):
-    """Exact inverse of wgs84_to_gcj02 by fixed-point iteration."""
-    glon = np.asarray(lon, dtype=float)
-    glat = np.asarray(lat, dtype=float)
-    wlon, wlat = glon.copy(), glat.copy()
-    for _ in range(30):
-        flon, flat = wgs84_to_gcj02(wlon, wlat)
-        elon, elat = flon - glon, flat - glat
-        wlon = wlon - elon
-        wlat = wlat - elat
+def _invert(forward, lon, lat, start, iterations: int = 30):
+    """Solve forward(x, y) == (lon, lat) by fixed-point iteration from `start` (the offsets are
+    small and smooth, so each step shrinks the error by orders of magnitude)."""
+    tlon = np.asarray(lon, dtype=float)
+    tlat = np.asarray(lat, dtype=float)
+    x, y = start
+    for _ in range(iterations):
+        flon, flat = forward(x, y)
+        elon, elat = flon - tlon, flat - tlat
+        x, y = x - elon, y - elat
         if np.all(np.abs(elon) < 1e-10) and np.all(np.abs(elat) < 1e-10):
             break
-    return wlon, wlat
+    return x, y
+
+
+def gcj02_to_wgs84(lon, lat):
+    """Exact inverse of wgs84_to_gcj02."""
+    start = (np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+    return _invert(wgs84_to_gcj02, lon, lat, start)
 
 
 def gcj02_to_bd09(lon, lat):
@@ -133,16 +139,8 @@ def bd09_to_gcj02_approx(lon, lat):
 
 
 def bd09_to_gcj02(lon, lat):
-    """Exact inverse of gcj02_to_bd09, refined from the closed form by fixed-point iteration."""
-    blon = np.asarray(lon, dtype=float)
-    blat = np.asarray(lat, dtype=float)
-    glon, glat = bd09_to_gcj02_approx(blon, blat)
-    for _ in range(10):
-        flon, flat = gcj02_to_bd09(glon, glat)
-        glon, glat = glon - (flon - blon), glat - (flat - blat)
-        if np.all(np.abs(flon - blon) < 1e-10) and np.all(np.abs(flat - blat) < 1e-10):
-            break
-    return glon, glat
+    """Exact inverse of gcj02_to_bd09, refined from the closed form."""
+    return _invert(gcj02_to_bd09, lon, lat, bd09_to_gcj02_approx(lon, lat))
 
 
 def bd09_to_wgs84(lon, lat):
