@@ -189,38 +189,6 @@ def bench_bulk(label: str, geoms, codes, n_points: int, repeats: int,
 
 # ---- database ----
 
-def admin_engine():
-    from sqlalchemy import create_engine
-    from sqlalchemy.engine import make_url
-
-    from gis.config import database_url, uses_embedded_database
-    if uses_embedded_database():
-        from gis.store import local_cluster
-        local_cluster.start()
-    url = make_url(database_url()).set(database="postgres")
-    return create_engine(url, isolation_level="AUTOCOMMIT")
-
-
-def create_bench_db(admin) -> tuple[str, str]:
-    from sqlalchemy import text
-    from sqlalchemy.engine import make_url
-
-    from gis.config import database_url
-    from gis.store import db
-    name = f"gridgis_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(database_url()).set(database=name).render_as_string(hide_password=False)
-    db.migrate(url)
-    return name, url
-
-
-def drop_db(admin, name: str) -> None:
-    from sqlalchemy import text
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -376,10 +344,12 @@ def bench_database(n_lookups: int, n_incidents: int, rng: np.random.Generator) -
     from gis.store import db
     info = {}
     print("\n== throwaway database ==", flush=True)
-    admin = admin_engine()
-    name = None
+    from gis.store import scratch
+    admin = scratch.admin_engine()
+    name = f"gridgis_bench_{uuid.uuid4().hex[:8]}"
+    url = None
     try:
-        (name, url), t_create = timed(create_bench_db, admin)
+        url, t_create = timed(scratch.create_database, admin, name)
         engine = db.engine(url)
         with engine.connect() as c:
             info["PostgreSQL"] = c.execute(text("SHOW server_version")).scalar_one()
@@ -396,8 +366,8 @@ def bench_database(n_lookups: int, n_incidents: int, rng: np.random.Generator) -
             run_step(bench_import, url, n_incidents, rng)
         engine.dispose()
     finally:
-        if name:
-            drop_db(admin, name)
+        if url:
+            scratch.drop_database(admin, name)
             print(f"  dropped {name}", flush=True)
         admin.dispose()
     return info

@@ -12,27 +12,16 @@ import threading
 import uuid
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-
-from gis.config import database_url, uses_embedded_database
-from gis.store import db
+from gis.config import uses_embedded_database
+from gis.store import db, scratch
 
 RUN = uuid.uuid4().hex[:8]
 sys.path.insert(0, os.path.dirname(__file__))
 
 
-def _admin_engine():
-    if uses_embedded_database():
-        from gis.store import local_cluster
-        local_cluster.start()
-    url = make_url(database_url()).set(database="postgres")
-    return create_engine(url, isolation_level="AUTOCOMMIT")
-
-
 @pytest.fixture(scope="session")
 def admin_engine():
-    eng = _admin_engine()
+    eng = scratch.admin_engine()
     yield eng
     eng.dispose()
 
@@ -41,25 +30,14 @@ def admin_engine():
 def template_db(admin_engine):
     """A migrated, empty database used as the template of every test database."""
     name = f"gridgis_test_{RUN}_tpl"
-    with admin_engine.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(database_url()).set(database=name).render_as_string(hide_password=False)
-    db.migrate(url)
-    db.engine(url).dispose()
+    scratch.create_database(admin_engine, name)
     yield name
-    _drop(admin_engine, name)
-
-
-def _drop(admin_engine, name):
-    with admin_engine.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    scratch.drop_database(admin_engine, name)
 
 
 def _create_from_template(admin_engine, template_db, suffix) -> tuple[str, str]:
     name = f"gridgis_test_{RUN}_{suffix}"
-    with admin_engine.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"'))
-    return name, make_url(database_url()).set(database=name).render_as_string(hide_password=False)
+    return name, scratch.create_database(admin_engine, name, template=template_db)
 
 
 @pytest.fixture
@@ -67,8 +45,7 @@ def fresh_db(admin_engine, template_db):
     """URL of a new empty, migrated database, dropped after the test."""
     name, url = _create_from_template(admin_engine, template_db, uuid.uuid4().hex[:6])
     yield url
-    db.engine(url).dispose()
-    _drop(admin_engine, name)
+    scratch.drop_database(admin_engine, name)
 
 
 @pytest.fixture(scope="session")
@@ -84,8 +61,7 @@ def factory_db(admin_engine, template_db, factory_gpkg):
     name, url = _create_from_template(admin_engine, template_db, "factory")
     import_boundaries(db.engine(url), factory_gpkg, commit=True, name="factory")
     yield url
-    db.engine(url).dispose()
-    _drop(admin_engine, name)
+    scratch.drop_database(admin_engine, name)
 
 
 @pytest.fixture
@@ -104,8 +80,7 @@ def demo_db(admin_engine, template_db):
     import_boundaries(eng, DEMO_BOUNDARIES, commit=True, name="Anda demo")
     import_incidents(eng, DEMO_INCIDENTS, source="demo")
     yield url
-    eng.dispose()
-    _drop(admin_engine, name)
+    scratch.drop_database(admin_engine, name)
 
 
 @pytest.fixture
