@@ -31,3 +31,32 @@ class MapSettings:
     # A Leaflet tile URL template (internal tile server, Tianditu with key...), or empty: no basemap.
     basemap_url: str = os.environ.get("GRIDGIS_BASEMAP_URL", "")
     basemap_attribution: str = os.environ.get("GRIDGIS_BASEMAP_ATTRIBUTION", "basemap")
+
+
+def secret_key() -> str:
+    """GRIDGIS_SECRET_KEY, or a random key kept in .gridgis/secret_key (created once, mode 600)."""
+    env = os.environ.get("GRIDGIS_SECRET_KEY")
+    if env:
+        return env
+    import secrets
+
+    from gis.store.local_cluster import STATE_DIR
+    path = STATE_DIR / "secret_key"
+    if not path.exists():
+        STATE_DIR.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    # Send cookies only over HTTPS; turn on whenever gridgis is served behind TLS.
+    secure_cookies: bool = os.environ.get("GRIDGIS_SECURE_COOKIES", "0") == "1"
+    # flask-limiter: default limit per account (or per address before sign-in) and storage.
+    rate_limit: str = os.environ.get("GRIDGIS_RATE_LIMIT", "3000 per minute")
+    sign_in_limit: str = os.environ.get("GRIDGIS_SIGN_IN_LIMIT", "10 per minute")
+    rate_limit_storage: str = os.environ.get("GRIDGIS_RATE_LIMIT_STORAGE", "memory://")
+    max_upload_mb: int = int(os.environ.get("GRIDGIS_MAX_UPLOAD_MB", "64"))
+    max_json_kb: int = int(os.environ.get("GRIDGIS_MAX_JSON_KB", "1024"))

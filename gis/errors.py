@@ -50,3 +50,15 @@ class NotFound(GridgisError):
 class Conflict(GridgisError):
     status = 409
     code = "conflict"
+
+
+class Unauthorized(GridgisError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(GridgisError):
+    """Not allowed; for records outside the jurisdiction the message never says whether the
+    record exists."""
+    status = 403
+    code = "forbidden"

@@ -14,13 +14,17 @@ from sqlalchemy import Connection, Engine
 
 from gis.assign import GridIndex
 from gis.boundaries import read_boundary_set
-from gis.errors import Conflict, ValidationFailed
+from gis.access import Scope
+from gis.errors import Conflict, Forbidden, ValidationFailed
 from gis.incidents import parse_feature, read_table, validate_table
 from gis.store import boundaries as bstore
 from gis.store import incidents as istore
+from gis.store.scope import point_in_scope
 from gis.validation import validate_boundary_set
 
 UNIT_KEYS = ("hamlet", "village", "township", "city")
+OUTSIDE_JURISDICTION = ("不在您的管辖范围内 This place is outside your jurisdiction "
+                        "(or not covered by any of your units)")
 
 _index_cache: dict[tuple[str, int], tuple[GridIndex, pd.DataFrame]] = {}
 _index_lock = Lock()
@@ -61,9 +65,11 @@ def describe_assignment(conn: Connection, gen_id: int, grid: dict | None) -> dic
     return body
 
 
-def locate(conn: Connection, lon: float, lat: float, input_crs: str) -> dict:
+def locate(conn: Connection, lon: float, lat: float, input_crs: str, *, scope: Scope) -> dict:
     gen = bstore.require_active_generation(conn)
     grid = bstore.locate(conn, lon, lat, gen["id"])
+    if not point_in_scope(conn, scope, lon, lat, gen["id"], grid["code"] if grid else None):
+        raise Forbidden(OUTSIDE_JURISDICTION)
     body = describe_assignment(conn, gen["id"], grid)
     body["point"] = {"lon": round(lon, 7), "lat": round(lat, 7), "input_crs": input_crs}
     return body
@@ -83,17 +89,23 @@ def incident_body(conn: Connection, row: dict) -> dict:
             "geometry": {"type": "Point", "coordinates": [row["lon"], row["lat"]]}}
 
 
-def submit_incident(conn: Connection, feature, crs: str | None = None) -> tuple[dict, bool]:
+def submit_incident(conn: Connection, feature, crs: str | None = None, *,
+                    scope: Scope) -> tuple[dict, bool]:
     """Store one incident. Returns (feature, created). The same (source, external_id) sent again
     with the same content answers the stored incident (created False); with different content
-    it is a Conflict and nothing changes."""
+    it is a Conflict and nothing changes. A point outside the scope is Forbidden."""
     inc = parse_feature(feature, crs)
     gen = bstore.require_active_generation(conn)
     grid = bstore.locate(conn, inc.lon, inc.lat, gen["id"])
+    if not point_in_scope(conn, scope, inc.lon, inc.lat, gen["id"],
+                          grid["code"] if grid else None):
+        raise Forbidden(OUTSIDE_JURISDICTION)
     new_id = istore.insert_one(conn, inc, _assignment(gen["id"], grid))
     if new_id is not None:
-        return incident_body(conn, istore.get(conn, new_id)), True
-    existing = istore.get_by_key(conn, inc.source, inc.external_id)
+        return incident_body(conn, istore.get(conn, new_id, scope=scope)), True
+    existing = istore.get_by_key(conn, inc.source, inc.external_id, scope=scope)
+    if existing is None:  # stored under the same key, but outside this account's jurisdiction
+        raise Conflict(f"incident {inc.source}/{inc.external_id} exists already")
     same = (existing["category"] == inc.category and existing["occurred_at"] == inc.occurred_at
             and abs(existing["input_x"] - inc.input_x) < 1e-9
             and abs(existing["input_y"] - inc.input_y) < 1e-9)

@@ -64,10 +64,35 @@ def factory_db(admin_engine, template_db, factory_gpkg):
     scratch.drop_database(admin_engine, name)
 
 
-@pytest.fixture
-def factory_client(factory_db):
+PASSWORD = "correct-horse-battery-staple"
+
+
+def make_account(url: str, username: str, role: str, units=()) -> dict:
+    """An account with PASSWORD and an API token; returns the account with its 'token'."""
+    from gis.store import accounts
+    with db.engine(url).begin() as conn:
+        account = accounts.create(conn, username, role, password=PASSWORD,
+                                  units=accounts.resolve_units(conn, list(units)))
+        _, token = accounts.create_token(conn, account["id"], "tests")
+    return {**account, "token": token, "password": PASSWORD}
+
+
+def client_for(url: str, token: str | None, **config):
     from web import create_app
-    return create_app({"DATABASE_URL": factory_db, "TESTING": True}).test_client()
+    client = create_app({"DATABASE_URL": url, "TESTING": True, **config}).test_client()
+    if token:
+        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    return client
+
+
+@pytest.fixture(scope="session")
+def factory_admin(factory_db):
+    return make_account(factory_db, "factory-admin", "admin")
+
+
+@pytest.fixture
+def factory_client(factory_db, factory_admin):
+    return client_for(factory_db, factory_admin["token"])
 
 
 @pytest.fixture(scope="session")
@@ -88,11 +113,14 @@ def demo_engine(demo_db):
     return db.engine(demo_db)
 
 
+@pytest.fixture(scope="session")
+def demo_admin(demo_db):
+    return make_account(demo_db, "demo-admin", "admin")
+
+
 @pytest.fixture
-def demo_client(demo_db):
-    from web import create_app
-    app = create_app({"DATABASE_URL": demo_db, "TESTING": True})
-    return app.test_client()
+def demo_client(demo_db, demo_admin):
+    return client_for(demo_db, demo_admin["token"])
 
 
 def free_port() -> int:
@@ -102,7 +130,7 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def live_server(demo_db):
+def live_server(demo_db, demo_admin):
     """The real app served by waitress on a loopback port, against the demo database."""
     from waitress.server import create_server
 

@@ -21,7 +21,10 @@ def browser():
 
 
 class Visit:
-    def __init__(self, browser, url):
+    """Open a page as a signed-in user: the protected page answers with the sign-in form,
+    which is filled in like a person would."""
+
+    def __init__(self, browser, url, user=None):
         self.context = browser.new_context(viewport={"width": 1400, "height": 900})
         self.outside, self.errors, self.failed = [], [], []
         self.context.route("**/*", self._route)
@@ -30,6 +33,14 @@ class Visit:
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.on("requestfailed", lambda r: self.failed.append(r.url))
         self.response = self.page.goto(url, wait_until="networkidle")
+        if user is not None:
+            assert self.response.status == 401
+            self.page.fill("input[name=username]", user["username"])
+            self.page.fill("input[name=password]", user["password"])
+            with self.page.expect_navigation(wait_until="networkidle") as nav:
+                self.page.click("button[type=submit]")
+            self.response = nav.value
+            self.errors.clear()  # the 401 of the first answer is logged by the browser
 
     def _route(self, route):
         host = urlparse(route.request.url).hostname
@@ -52,8 +63,8 @@ class Visit:
         self.context.close()
 
 
-def test_coverage_map_draws_grids_and_legend(browser, live_server, tmp_path):
-    with Visit(browser, f"{live_server}/maps/coverage") as v:
+def test_coverage_map_draws_grids_and_legend(browser, live_server, demo_admin, tmp_path):
+    with Visit(browser, f"{live_server}/maps/coverage", demo_admin) as v:
         v.check_clean()
         page = v.page
         grids = int(page.inner_text("#stat-grids"))
@@ -69,8 +80,8 @@ def test_coverage_map_draws_grids_and_legend(browser, live_server, tmp_path):
         page.screenshot(path=str(tmp_path / "coverage.png"))
 
 
-def test_hotspot_map_draws_heat_layer_and_filters(browser, live_server):
-    with Visit(browser, f"{live_server}/maps/hotspots") as v:
+def test_hotspot_map_draws_heat_layer_and_filters(browser, live_server, demo_admin):
+    with Visit(browser, f"{live_server}/maps/hotspots", demo_admin) as v:
         v.check_clean()
         total = int(v.page.inner_text("#stat-incidents"))
         assert total > 1000
@@ -84,15 +95,15 @@ def test_hotspot_map_draws_heat_layer_and_filters(browser, live_server):
         v.page.select_option("select[name=category]", "dispute_land")
         v.page.fill("input[name=start]", "2026-03-01")
         with v.page.expect_navigation(wait_until="networkidle"):
-            v.page.click("button[type=submit]")
+            v.page.click("form.gg-filters button[type=submit]")
         assert "category=dispute_land" in v.page.url and "start=2026-03-01" in v.page.url
         filtered = int(v.page.inner_text("#stat-incidents"))
         assert 0 < filtered < total
         v.check_clean()
 
 
-def test_home_page(browser, live_server):
-    with Visit(browser, f"{live_server}/") as v:
+def test_home_page(browser, live_server, demo_admin):
+    with Visit(browser, f"{live_server}/", demo_admin) as v:
         v.check_clean()
         text = v.page.inner_text("main")
         assert "网格 Grids" in text and "Anda demo" in text

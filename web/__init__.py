@@ -1,20 +1,24 @@
-"""Flask application: API (/api/v1), OGC API - Features, and map pages."""
+"""Flask application: API (/api/v1), OGC API - Features, map pages, sign-in."""
 from __future__ import annotations
 
-from flask import Flask, jsonify, request
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from gis.config import database_url
-from gis.errors import GridgisError
+from gis.config import WebSettings, database_url
+from gis.errors import Forbidden, GridgisError, Unauthorized
 from gis.store import db
+
+UPLOAD_ENDPOINTS = set()  # endpoints that accept files up to GRIDGIS_MAX_UPLOAD_MB
 
 
 def create_app(config: dict | None = None) -> Flask:
+    settings = WebSettings()
     app = Flask(__name__)
     app.config.update(
         DATABASE_URL=None,
-        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
-        JSON_SORT_KEYS=False,
+        MAX_CONTENT_LENGTH=settings.max_upload_mb * 1024 * 1024,
+        MAX_JSON_BYTES=settings.max_json_kb * 1024,
     )
     app.config.update(config or {})
     if not app.config["DATABASE_URL"]:
@@ -22,21 +26,55 @@ def create_app(config: dict | None = None) -> Flask:
     app.json.ensure_ascii = False
     app.json.sort_keys = False
 
-    from web import api, maps, ogc, pages
-    app.register_blueprint(api.bp)
-    app.register_blueprint(ogc.bp)
-    app.register_blueprint(maps.bp)
-    app.register_blueprint(pages.bp)
+    from web import accounts_api, api, auth, maps, ogc, pages
+    auth.init_app(app)
+    for module in (auth, api, accounts_api, ogc, maps, pages):
+        app.register_blueprint(module.bp)
+
+    @app.before_request
+    def body_limit():
+        if request.endpoint not in UPLOAD_ENDPOINTS:
+            request.max_content_length = min(app.config["MAX_JSON_BYTES"],
+                                             app.config["MAX_CONTENT_LENGTH"])
+
+    @app.context_processor
+    def labels():
+        from gis.access import ROLES
+        return {"role_labels": ROLES}
 
     @app.errorhandler(GridgisError)
     def gridgis_error(err: GridgisError):
-        return jsonify(error=err.to_dict()), err.status
+        if not request.path.startswith("/api/") and isinstance(err, (Unauthorized, Forbidden)):
+            if isinstance(err, Unauthorized):
+                return render_template("login.html", title="登录 Sign in", error=None,
+                                       next_url=request.full_path.rstrip("?")), 401
+            return render_template("error.html", title="无权访问 Forbidden",
+                                   message=err.message), 403
+        response = jsonify(error=err.to_dict())
+        if isinstance(err, Unauthorized):
+            response.headers["WWW-Authenticate"] = 'Bearer realm="gridgis"'
+        return response, err.status
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(err: CSRFError):
+        message = ("表单已过期或缺少 CSRF 令牌，请刷新页面重试 The form is missing its CSRF token "
+                   f"or it expired; reload the page and try again ({err.description})")
+        if request.path.startswith("/api/"):
+            return jsonify(error={"code": "csrf_failed", "message": message}), 400
+        return render_template("error.html", title="请求被拒绝 Request refused",
+                               message=message), 400
 
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException):
         if request.path.startswith("/api/"):
             body = {"code": err.name.lower().replace(" ", "_"), "message": err.description}
-            return jsonify(error=body), err.code
+            if err.code == 413:
+                limit = request.max_content_length or app.config["MAX_CONTENT_LENGTH"]
+                body["message"] = (f"the request body is larger than the limit of "
+                                   f"{limit // 1024} KiB for this endpoint")
+            response = jsonify(error=body)
+            response.status_code = err.code
+            return response
         return err
 
     return app

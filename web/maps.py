@@ -11,14 +11,15 @@ from folium.plugins import HeatMap
 from flask import Blueprint, render_template, request
 from shapely.geometry import shape
 from markupsafe import Markup
-from sqlalchemy import text
 
 from gis.config import MapSettings
 from gis.domain import CATEGORIES
 from gis.errors import InputError
 from gis.store import boundaries as bstore
 from gis.store import features
+from gis.store import incidents as istore
 from web import engine
+from web.auth import principal, requires
 from web.offline import localize_html
 
 bp = Blueprint("maps", __name__, url_prefix="/maps")
@@ -60,7 +61,8 @@ def map_parts(m: folium.Map) -> dict:
 
 def _collection(conn, name: str, gen_id: int):
     feats, _ = features.items(conn, features.COLLECTIONS[name],
-                              features.ItemQuery(gen_id, limit=100_000, simplify=SIMPLIFY_DEG))
+                              features.ItemQuery(gen_id, principal().scope, limit=100_000,
+                                                 simplify=SIMPLIFY_DEG))
     return {"type": "FeatureCollection", "features": feats}
 
 
@@ -95,11 +97,13 @@ def _labels(m, fc, layer_name):
 
 
 @bp.get("/coverage")
+@requires("view")
 def coverage():
     with engine().connect() as conn:
         gen = bstore.require_active_generation(conn)
         city = _collection(conn, "cities", gen["id"])
-        bounds = features.extent(conn, features.COLLECTIONS["cities"], gen["id"])
+        bounds = features.extent(conn, features.COLLECTIONS["grids"], gen["id"],
+                                 principal().scope)
         m = new_map(bounds)
         grids = _collection(conn, "grids", gen["id"])
         households = [f["properties"]["households"] for f in grids["features"]] or [0]
@@ -120,9 +124,7 @@ def coverage():
         grid_group.add_to(m)
         cmap.add_to(m)
         _outline_layers(m, conn, gen["id"])
-        uncovered = conn.execute(text(
-            "SELECT external_id, category, occurred_at, ST_X(geom) AS lon, ST_Y(geom) AS lat "
-            "FROM incident WHERE grid_id IS NULL ORDER BY id LIMIT 5000")).mappings().all()
+        uncovered = istore.uncovered(conn, principal().scope)
         gap_group = folium.FeatureGroup(name=f"未覆盖事件 Uncovered incidents ({len(uncovered)})",
                                         show=True)
         for r in uncovered:
@@ -165,29 +167,19 @@ def hotspot_filters(args) -> dict:
 
 
 @bp.get("/hotspots")
+@requires("view")
 def hotspots():
     filters = hotspot_filters(request.args)
-    where, params = ["TRUE"], {}
-    if filters["category"]:
-        where.append("category = :category")
-        params["category"] = filters["category"]
-    if filters["start"]:
-        where.append("occurred_at >= (CAST(:start AS date) - interval '8 hours')")
-        params["start"] = filters["start"]
-    if filters["end"]:
-        where.append("occurred_at < (CAST(:end AS date) + interval '16 hours')")
-        params["end"] = filters["end"]
     with engine().connect() as conn:
         gen = bstore.require_active_generation(conn)
-        bounds = features.extent(conn, features.COLLECTIONS["cities"], gen["id"])
+        bounds = features.extent(conn, features.COLLECTIONS["grids"], gen["id"],
+                                 principal().scope)
         m = new_map(bounds)
-        points = conn.execute(text(
-            f"SELECT ST_Y(geom), ST_X(geom) FROM incident WHERE {' AND '.join(where)}"),
-            params).all()
+        points = istore.points(conn, principal().scope, **filters)
         _outline_layers(m, conn, gen["id"], show=("cities", "townships"))
     heat = folium.FeatureGroup(name=f"热力图 Heat map ({len(points)})", show=True)
     gradient = {0.2: "#2c7bb6", 0.45: "#abd9e9", 0.65: "#ffffbf", 0.85: "#fdae61", 1.0: "#d7191c"}
-    HeatMap([[float(a), float(b)] for a, b in points], radius=14, blur=18, min_opacity=0.3,
+    HeatMap(points.tolist(), radius=14, blur=18, min_opacity=0.3,
             gradient=gradient).add_to(heat)
     heat.add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)

@@ -11,6 +11,9 @@ from gis.incidents import parse_time
 from gis.store import boundaries as bstore
 from gis.store import features
 from web import engine
+from web.api import not_visible
+from web.auth import principal, requires
+from web.params import int_arg
 
 bp = Blueprint("ogc", __name__, url_prefix="/api/v1")
 
@@ -31,6 +34,7 @@ def _link(href, rel, type_="application/json", title=None):
 
 
 @bp.get("/")
+@requires("view")
 def landing():
     return jsonify({
         "title": "gridgis 网格化服务管理 API",
@@ -44,6 +48,7 @@ def landing():
 
 
 @bp.get("/conformance")
+@requires("view")
 def conformance():
     return jsonify({"conformsTo": CONFORMANCE})
 
@@ -60,7 +65,7 @@ def _collection_doc(conn, coll: features.Collection, gen_id):
             _link(items_url, "items", "application/geo+json"),
         ],
     }
-    bbox = features.extent(conn, coll, gen_id)
+    bbox = features.extent(conn, coll, gen_id, principal().scope)
     if bbox:
         doc["extent"] = {"spatial": {"bbox": [bbox], "crs": CRS84}}
     return doc
@@ -75,6 +80,7 @@ def _get_collection(collection_id: str) -> features.Collection:
 
 
 @bp.get("/collections")
+@requires("view")
 def collections():
     with engine().connect() as conn:
         gen = bstore.active_generation(conn)
@@ -85,24 +91,12 @@ def collections():
 
 
 @bp.get("/collections/<collection_id>")
+@requires("view")
 def collection(collection_id):
     coll = _get_collection(collection_id)
     with engine().connect() as conn:
         gen = bstore.active_generation(conn)
         return jsonify(_collection_doc(conn, coll, gen["id"] if gen else None))
-
-
-def _int_arg(name, default, lo, hi):
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InputError(f"{name}={raw!r} is not an integer", field=name)
-    if not lo <= value <= hi:
-        raise InputError(f"{name} must be between {lo} and {hi}", field=name)
-    return value
 
 
 def parse_bbox(raw: str | None):
@@ -142,15 +136,16 @@ def parse_datetime(raw: str | None) -> tuple[datetime | None, datetime | None]:
 
 
 @bp.get("/collections/<collection_id>/items")
+@requires("view")
 def collection_items(collection_id):
     coll = _get_collection(collection_id)
-    limit = _int_arg("limit", 100, 1, MAX_LIMIT)
-    offset = _int_arg("offset", 0, 0, 10**9)
+    limit = int_arg("limit", 100, 1, MAX_LIMIT)
+    offset = int_arg("offset", 0, 0, 10**9)
     start, end = parse_datetime(request.args.get("datetime")) if coll.is_incidents else (None, None)
     with engine().connect() as conn:
         gen = bstore.active_generation(conn)
         query = features.ItemQuery(
-            generation_id=gen["id"] if gen else None, limit=limit, offset=offset,
+            generation_id=gen["id"] if gen else None, scope=principal().scope, limit=limit, offset=offset,
             bbox=parse_bbox(request.args.get("bbox")), start=start, end=end,
             category=request.args.get("category") if coll.is_incidents else None)
         feats, matched = features.items(conn, coll, query)
@@ -177,13 +172,14 @@ def collection_items(collection_id):
 
 
 @bp.get("/collections/<collection_id>/items/<int:fid>")
+@requires("view")
 def collection_item(collection_id, fid):
     coll = _get_collection(collection_id)
     with engine().connect() as conn:
         gen = bstore.active_generation(conn)
-        feat = features.item(conn, coll, fid, gen["id"] if gen else None)
+        feat = features.item(conn, coll, fid, gen["id"] if gen else None, principal().scope)
     if feat is None:
-        raise NotFound(f"{collection_id} item {fid} does not exist")
+        raise not_visible(f"{collection_id} item", fid)
     feat["links"] = [_link(request.base_url, "self", "application/geo+json")]
     response = jsonify(feat)
     response.mimetype = "application/geo+json"

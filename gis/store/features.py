@@ -7,7 +7,9 @@ from datetime import datetime
 
 from sqlalchemy import Connection, text
 
+from gis.access import Scope
 from gis.domain import LEVEL_LABELS
+from gis.store.scope import area_clause, grid_clause, incident_clause
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ INCIDENT_PROPS = """a.source, a.external_id, a.category, a.severity, a.status,
 @dataclass
 class ItemQuery:
     generation_id: int | None
+    scope: Scope
     limit: int = 100
     offset: int = 0
     bbox: tuple[float, float, float, float] | None = None
@@ -74,17 +77,22 @@ def _select(coll: Collection, q: ItemQuery) -> tuple[str, str, dict]:
             where.append("a.category = :category")
             params["category"] = q.category
         order = "a.id"
+        clause, scope_params = incident_clause(q.scope, "a")
     elif coll.table == "grid":
         base = (f"SELECT a.id, {GRID_PROPS}, ST_AsGeoJSON({geom}, 7) AS geometry "
                 "FROM grid a JOIN admin_area u ON u.id = a.area_id")
         where.append("a.generation_id = :gen")
         order = 'a.code COLLATE "C"'
+        clause, scope_params = grid_clause(q.scope, "a")
     else:
         base = (f"SELECT a.id, {AREA_PROPS}, ST_AsGeoJSON({geom}, 7) AS geometry "
                 "FROM admin_area a LEFT JOIN admin_area p ON p.id = a.parent_id")
         where += ["a.generation_id = :gen", "a.level = :level"]
         params["level"] = coll.level
         order = 'a.code COLLATE "C"'
+        clause, scope_params = area_clause(q.scope, "a")
+    where.append(clause)
+    params.update(scope_params)
     if not coll.is_incidents:
         params["gen"] = q.generation_id
     if q.bbox:
@@ -103,11 +111,11 @@ def items(conn: Connection, coll: Collection, q: ItemQuery) -> tuple[list[dict],
     return [_feature(r) for r in rows], matched
 
 
-def item(conn: Connection, coll: Collection, fid: int, generation_id: int | None) -> dict | None:
-    sql, _, params = _select(coll, ItemQuery(generation_id))
-    row = conn.execute(text(f"{sql} AND a.id = :fid" if "WHERE" in sql
-                            else f"{sql} WHERE a.id = :fid"),
-                       {**params, "fid": fid}).mappings().first()
+def item(conn: Connection, coll: Collection, fid: int, generation_id: int | None,
+         scope: Scope) -> dict | None:
+    """One feature if it exists inside the scope; None otherwise (either case)."""
+    sql, _, params = _select(coll, ItemQuery(generation_id, scope))
+    row = conn.execute(text(f"{sql} AND a.id = :fid"), {**params, "fid": fid}).mappings().first()
     return _feature(row) if row else None
 
 
@@ -121,9 +129,26 @@ def _feature(row) -> dict:
             "geometry": json.loads(row["geometry"])}
 
 
-def extent(conn: Connection, coll: Collection, generation_id: int | None) -> list[float] | None:
-    sql, _, params = _select(coll, ItemQuery(generation_id))
+def extent(conn: Connection, coll: Collection, generation_id: int | None,
+           scope: Scope) -> list[float] | None:
+    sql, _, params = _select(coll, ItemQuery(generation_id, scope))
     box = conn.execute(text(f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
                             f"(SELECT ST_Extent(a.geom) AS e FROM ({sql}) q "
                             f"JOIN {coll.table} a USING (id)) s"), params).first()
     return [float(v) for v in box] if box and box[0] is not None else None
+
+
+def summary(conn: Connection, generation_id: int | None, scope: Scope) -> dict:
+    """Counts for the start page, inside the scope."""
+    grids, gp = grid_clause(scope, "g")
+    areas, ap = area_clause(scope, "a")
+    incidents, ip = incident_clause(scope, "i")
+    return dict(conn.execute(text(f"""
+        SELECT (SELECT count(*) FROM grid g WHERE g.generation_id = :gen AND {grids}) AS grids,
+               (SELECT count(*) FILTER (WHERE a.level = 2) FROM admin_area a
+                 WHERE a.generation_id = :gen AND {areas}) AS townships,
+               (SELECT count(*) FILTER (WHERE a.level = 3) FROM admin_area a
+                 WHERE a.generation_id = :gen AND {areas}) AS villages,
+               (SELECT count(*) FROM incident i WHERE {incidents}) AS incidents,
+               (SELECT count(*) FROM incident i WHERE i.grid_id IS NULL AND {incidents})
+                   AS uncovered"""), {"gen": generation_id, **gp, **ap, **ip}).mappings().one())

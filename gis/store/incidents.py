@@ -8,7 +8,9 @@ import pandas as pd
 import shapely
 from sqlalchemy import Connection, text
 
+from gis.access import Scope
 from gis.incidents import IncidentInput
+from gis.store.scope import incident_clause
 
 ASSIGNMENT = ("generation_id", "grid_id", "hamlet_id", "village_id", "township_id", "city_id")
 STORED = ("source", "external_id", "category", "severity", "status", "occurred_at",
@@ -44,15 +46,19 @@ def insert_one(conn: Connection, inc: IncidentInput, assignment: dict) -> int | 
         "ON CONFLICT (source, external_id) DO NOTHING RETURNING id"), params).scalar()
 
 
-def get_by_key(conn: Connection, source: str, external_id: str) -> dict | None:
-    row = conn.execute(text(INCIDENT_SELECT + " WHERE i.source = :s AND i.external_id = :e"),
-                       {"s": source, "e": external_id}).mappings().first()
+def get_by_key(conn: Connection, source: str, external_id: str, *, scope: Scope) -> dict | None:
+    clause, params = incident_clause(scope)
+    row = conn.execute(text(INCIDENT_SELECT + f" WHERE i.source = :s AND i.external_id = :e "
+                                              f"AND {clause}"),
+                       {"s": source, "e": external_id, **params}).mappings().first()
     return dict(row) if row else None
 
 
-def get(conn: Connection, incident_id: int) -> dict | None:
-    row = conn.execute(text(INCIDENT_SELECT + " WHERE i.id = :id"),
-                       {"id": incident_id}).mappings().first()
+def get(conn: Connection, incident_id: int, *, scope: Scope) -> dict | None:
+    """The incident if it exists inside the scope; None otherwise (either case)."""
+    clause, params = incident_clause(scope)
+    row = conn.execute(text(INCIDENT_SELECT + f" WHERE i.id = :id AND {clause}"),
+                       {"id": incident_id, **params}).mappings().first()
     return dict(row) if row else None
 
 
@@ -105,3 +111,32 @@ def existing_keys(conn: Connection, source_ids: pd.DataFrame) -> np.ndarray:
 
 def count(conn: Connection) -> int:
     return conn.execute(text("SELECT count(*) FROM incident")).scalar_one()
+
+
+def uncovered(conn: Connection, scope: Scope, limit: int = 5000) -> list[dict]:
+    """Incidents outside every grid (coverage gaps), oldest first."""
+    clause, params = incident_clause(scope)
+    return [dict(r) for r in conn.execute(text(
+        f"SELECT i.external_id, i.category, i.occurred_at, ST_X(i.geom) AS lon, "
+        f"ST_Y(i.geom) AS lat FROM incident i WHERE i.grid_id IS NULL AND {clause} "
+        f"ORDER BY i.id LIMIT :limit"), {**params, "limit": limit}).mappings()]
+
+
+def points(conn: Connection, scope: Scope, *, category: str | None = None, start=None,
+           end=None) -> np.ndarray:
+    """(lat, lon) of the incidents matching the filters, as an n x 2 array. start/end are
+    dates in China time, both inclusive."""
+    clause, params = incident_clause(scope)
+    where = [clause]
+    if category:
+        where.append("i.category = :category")
+        params["category"] = category
+    if start:
+        where.append("i.occurred_at >= (CAST(:start AS date) - interval '8 hours')")
+        params["start"] = start
+    if end:
+        where.append("i.occurred_at < (CAST(:end AS date) + interval '16 hours')")
+        params["end"] = end
+    rows = conn.execute(text(f"SELECT ST_Y(i.geom), ST_X(i.geom) FROM incident i "
+                             f"WHERE {' AND '.join(where)}"), params).all()
+    return np.array(rows, dtype="float64").reshape(-1, 2)

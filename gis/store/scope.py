@@ -1,0 +1,80 @@
+"""Jurisdiction filters: the one place where an account's scope becomes SQL.
+
+Every query that returns areas, grids or incidents to a user takes a Scope and adds the clause
+from here (rules in gis.access). Each function returns (sql, params); parameter names carry the
+table alias so several clauses can share one statement.
+"""
+from __future__ import annotations
+
+from sqlalchemy import Connection, text
+
+from gis.access import Scope
+
+AREA_LEVELS = ("city", "township", "village", "hamlet")
+
+
+def _patterns(scope: Scope) -> list[str]:
+    return [u.code if u.level == "grid" else u.prefix + "%" for u in scope.units]
+
+
+def area_clause(scope: Scope, alias: str = "a") -> tuple[str, dict]:
+    """Areas inside the jurisdiction, plus the chain of their ancestors."""
+    if scope.everything:
+        return "TRUE", {}
+    p = f"{alias}_scope"
+    patterns = [u.prefix + "%" for u in scope.units if u.level != "grid"]
+    return (f"({alias}.code LIKE ANY(:{p}_patterns) OR {alias}.code = ANY(:{p}_ancestors))",
+            {f"{p}_patterns": patterns, f"{p}_ancestors": scope.ancestor_codes()})
+
+
+def grid_clause(scope: Scope, alias: str = "g") -> tuple[str, dict]:
+    if scope.everything:
+        return "TRUE", {}
+    p = f"{alias}_scope"
+    return f"{alias}.code LIKE ANY(:{p}_patterns)", {f"{p}_patterns": _patterns(scope)}
+
+
+def incident_clause(scope: Scope, alias: str = "i") -> tuple[str, dict]:
+    """Incidents assigned (under their own generation) to a unit of the jurisdiction, and
+    incidents outside every grid that lie inside one of its area units."""
+    if scope.everything:
+        return "TRUE", {}
+    if not scope.units:
+        return "FALSE", {}
+    p = f"{alias}_scope"
+    parts, params = [], {}
+    grid_codes = [u.code for u in scope.units if u.level == "grid"]
+    if grid_codes:
+        parts.append(f"{alias}.grid_id IN (SELECT id FROM grid WHERE code = ANY(:{p}_grids))")
+        params[f"{p}_grids"] = grid_codes
+    area_codes = []
+    for level in AREA_LEVELS:
+        codes = [u.code for u in scope.units if u.level == level]
+        if codes:
+            parts.append(f"{alias}.{level}_id IN (SELECT id FROM admin_area "
+                         f"WHERE code = ANY(:{p}_{level}))")
+            params[f"{p}_{level}"] = codes
+            area_codes += codes
+    if area_codes:
+        parts.append(f"({alias}.grid_id IS NULL AND EXISTS (SELECT 1 FROM admin_area su "
+                     f"WHERE su.generation_id = {alias}.generation_id "
+                     f"AND su.code = ANY(:{p}_areas) AND ST_Covers(su.geom, {alias}.geom)))")
+        params[f"{p}_areas"] = area_codes
+    return "(" + " OR ".join(parts) + ")", params
+
+
+def point_in_scope(conn: Connection, scope: Scope, lon: float, lat: float,
+                   generation_id: int, grid_code: str | None) -> bool:
+    """Whether a located point (its grid, or the point itself when no grid covers it) falls
+    inside the jurisdiction under the given generation."""
+    if scope.everything:
+        return True
+    if grid_code is not None:
+        return scope.contains_code(grid_code)
+    codes = [u.code for u in scope.units if u.level != "grid"]
+    if not codes:
+        return False
+    return bool(conn.execute(text(
+        "SELECT EXISTS (SELECT 1 FROM admin_area WHERE generation_id = :g AND code = ANY(:codes) "
+        "AND ST_Covers(geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)))"),
+        {"g": generation_id, "codes": codes, "lon": lon, "lat": lat}).scalar())
