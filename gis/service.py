@@ -10,17 +10,18 @@ from threading import Lock
 
 import numpy as np
 import pandas as pd
+import shapely
 from sqlalchemy import Connection, Engine
 
 from gis.assign import GridIndex
-from gis.boundaries import read_boundary_set
+from gis.boundaries import MAX_VERTICES_PER_FEATURE, MAX_VERTICES_PER_FILE, read_boundary_set
 from gis.access import Scope
 from gis.errors import Conflict, Forbidden, ValidationFailed
 from gis.incidents import parse_feature, read_table, validate_table
 from gis.store import boundaries as bstore
 from gis.store import incidents as istore
 from gis.store.scope import point_in_scope
-from gis.validation import validate_boundary_set
+from gis.validation import repair_geometries, validate_boundary_set
 
 UNIT_KEYS = ("hamlet", "village", "township", "city")
 OUTSIDE_JURISDICTION = ("不在您的管辖范围内 This place is outside your jurisdiction "
@@ -125,22 +126,40 @@ class BoundaryImportReport:
     generation_id: int | None = None
     committed: bool = False
     already_imported: int | None = None
+    # one dict per repaired feature: layer, code, action, area_before_m2, area_after_m2, lon, lat
+    repairs: list = field(default_factory=list)
+    notes: list = field(default_factory=list)  # e.g. a declared CRS overridden by crs=
 
 
 def import_boundaries(engine: Engine, path: str | Path, *, commit: bool = False,
                       name: str | None = None, crs: str | None = None,
-                      tolerance_m2: float = 1.0, progress=None) -> BoundaryImportReport:
+                      tolerance_m2: float = 1.0, repair: bool = False,
+                      max_vertices_per_feature: int = MAX_VERTICES_PER_FEATURE,
+                      max_vertices_per_file: int = MAX_VERTICES_PER_FILE,
+                      progress=None) -> BoundaryImportReport:
     """Read, validate and (with commit) write a boundary set as a new active generation, all in
-    one transaction. Problems make it fail with ValidationFailed; nothing is written then."""
-    bset = read_boundary_set(path, assume_crs=crs)
-    report = BoundaryImportReport(source=bset.source, counts=bset.counts())
+    one transaction. Problems make it fail with ValidationFailed; nothing is written then.
+
+    crs: the CRS of the coordinates, overriding what the file declares. repair: make invalid
+    polygons valid and keep the polygonal parts of geometry collections before validation,
+    listing each repaired feature in the report. Files that cannot be read, lack layers or
+    columns, have no or an implausible CRS, or exceed the vertex limits are refused while
+    reading (InputError, ValidationFailed)."""
+    bset = read_boundary_set(path, assume_crs=crs,
+                             max_vertices_per_feature=max_vertices_per_feature,
+                             max_vertices_per_file=max_vertices_per_file)
+    report = BoundaryImportReport(source=bset.source, counts=bset.counts(),
+                                  notes=list(bset.notes))
+    if repair:
+        report.repairs = [r.to_dict() for r in repair_geometries(bset)]
     with engine.connect() as conn:
         existing = bstore.generation_by_sha(conn, bset.sha256)
     if existing:
         report.already_imported = existing["id"]
     report.problems = validate_boundary_set(bset, tolerance_m2=tolerance_m2)
     if report.problems:
-        raise ValidationFailed(f"{len(report.problems)} problem(s) in {bset.source}; "
+        repaired = f" after repairing {len(report.repairs)} feature(s)" if repair else ""
+        raise ValidationFailed(f"{len(report.problems)} problem(s) in {bset.source}{repaired}; "
                                "nothing was written",
                                details=[p.to_dict() for p in report.problems])
     if commit and not existing:
@@ -163,11 +182,12 @@ class IncidentImportReport:
 
 def import_incidents(engine: Engine, path: str | Path, *, crs: str | None = None,
                      skip_bad: bool = False, source: str = "import", batch_size: int = 50_000,
-                     progress=None) -> IncidentImportReport:
+                     progress=None, scope: Scope = Scope.all()) -> IncidentImportReport:
     """Bulk import: validate every row, assign all in process, COPY in one transaction.
 
     A file with bad rows is refused whole (ValidationFailed listing the rows) unless skip_bad,
-    in which case the good rows are imported and the bad ones listed in the report."""
+    in which case the good rows are imported and the bad ones listed in the report. Rows
+    outside the importer's scope count as bad rows."""
     raw = read_table(path)
     good, bad = validate_table(raw, crs=crs, default_source=source)
     report = IncidentImportReport(rows=len(raw), bad_rows=bad)
@@ -179,6 +199,18 @@ def import_incidents(engine: Engine, path: str | Path, *, crs: str | None = None
         index, grids = grid_index(conn, gen["id"])
         pos = index.assign(good["lon"].to_numpy(), good["lat"].to_numpy())
         covered = pos >= 0
+        if not scope.everything:
+            outside = ~_inside_scope(conn, scope, gen["id"], grids, pos, good)
+            if outside.any():
+                rows = [{"row": None, "external_id": e, "error": OUTSIDE_JURISDICTION}
+                        for e in good["external_id"][outside]]
+                report.bad_rows = bad + rows
+                if not skip_bad:
+                    raise ValidationFailed(
+                        f"{len(rows)} of {len(raw)} rows lie outside your jurisdiction; nothing "
+                        "was imported", details=report.bad_rows)
+                good = good[~outside].reset_index(drop=True)
+                pos, covered = pos[~outside], covered[~outside]
         good["generation_id"] = gen["id"]
         for col in ("grid_id", *(f"{k}_id" for k in UNIT_KEYS)):
             src = "id" if col == "grid_id" else col
@@ -190,3 +222,19 @@ def import_incidents(engine: Engine, path: str | Path, *, crs: str | None = None
         report.duplicates = len(good) - report.inserted
         report.committed = True
     return report
+
+
+def _inside_scope(conn: Connection, scope: Scope, gen_id: int, grids: pd.DataFrame,
+                  pos: np.ndarray, rows: pd.DataFrame) -> np.ndarray:
+    """Per row: assigned to a grid of the scope, or (outside every grid) inside one of its area
+    units. Vectorised over rows; the per-grid test runs once per grid."""
+    grid_ok = np.array([scope.contains_code(c) for c in grids["code"]], dtype=bool)
+    inside = (pos >= 0) & grid_ok[np.maximum(pos, 0)]
+    loose = pos < 0
+    if loose.any():
+        areas = bstore.area_geometries(conn, gen_id, [u.code for u in scope.units
+                                                      if u.level != "grid"])
+        if areas is not None:
+            inside[loose] = shapely.intersects_xy(areas, rows["lon"].to_numpy()[loose],
+                                              rows["lat"].to_numpy()[loose])
+    return inside

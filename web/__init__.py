@@ -26,9 +26,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.json.ensure_ascii = False
     app.json.sort_keys = False
 
-    from web import accounts_api, api, auth, maps, ogc, pages
+    from web import accounts_api, api, auth, imports_api, maps, ogc, openapi, pages
     auth.init_app(app)
-    for module in (auth, api, accounts_api, ogc, maps, pages):
+    for module in (auth, api, accounts_api, imports_api, ogc, openapi, maps, pages):
         app.register_blueprint(module.bp)
 
     @app.before_request

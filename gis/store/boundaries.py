@@ -133,3 +133,13 @@ def units_by_id(conn: Connection, ids) -> dict[int, dict]:
                                admin_area.c.level, admin_area.c.kind)
                         .where(admin_area.c.id.in_(ids))).mappings()
     return {r["id"]: dict(r) for r in rows}
+
+
+def area_geometries(conn: Connection, generation_id: int, codes: list[str]):
+    """The union of the areas with these codes in a generation (a shapely geometry), or None."""
+    if not codes:
+        return None
+    wkb = conn.execute(text("SELECT ST_AsBinary(ST_Union(geom)) FROM admin_area "
+                            "WHERE generation_id = :g AND code = ANY(:codes)"),
+                       {"g": generation_id, "codes": codes}).scalar()
+    return shapely.from_wkb(bytes(wkb)) if wkb is not None else None

@@ -1,0 +1,273 @@
+"""Jurisdiction across every route and role: walk all endpoints of the app as each account and
+assert that no record from outside the account's jurisdiction appears in any answer, that
+records inside it do, and that forbidden writes change nothing.
+
+The data: the factory set (two townships, four villages, ten grids) with one incident in every
+grid (external id ext-<grid code>) and one outside the city. A new route that is not walked
+here fails test_every_endpoint_is_walked.
+"""
+from __future__ import annotations
+
+import io
+import re
+import uuid
+
+import pytest
+from shapely.geometry import shape
+from sqlalchemy import text
+
+from conftest import client_for, make_account
+from gis.access import Scope, Unit, ancestor_codes
+from gis.service import import_boundaries, submit_incident
+from gis.store import db, scratch
+
+T1, T2 = "231281101000", "231281102000"
+OUTSIDE = (125.6, 46.2)
+ACCOUNTS = {
+    "admin": ("admin", []),
+    "official-t1": ("official", [T1]),
+    "planner-v": ("planner", ["231281101002"]),
+    "worker-g": ("grid_worker", ["231281101001001001"]),
+    "client-t2": ("client", [T2]),
+}
+# Walked separately (sign-in flow in test_auth.py) or carrying no records.
+NOT_WALKED = {"static"}
+
+
+def incident_feature(ext, lon, lat):
+    return {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
+            "properties": {"external_id": ext, "category": "dispute_neighbour",
+                           "occurred_at": "2026-05-01T09:30:00+08:00", "source": "walk"}}
+
+
+@pytest.fixture(scope="module")
+def world(admin_engine, template_db, factory_gpkg):
+    name = f"gridgis_test_access_{uuid.uuid4().hex[:6]}"
+    url = scratch.create_database(admin_engine, name, template=template_db)
+    eng = db.engine(url)
+    import_boundaries(eng, factory_gpkg, commit=True, name="factory")
+    with eng.begin() as conn:
+        grids = conn.execute(text(
+            "SELECT code, ST_AsGeoJSON(ST_PointOnSurface(geom)) AS p FROM grid")).all()
+        areas = conn.execute(text("SELECT code FROM admin_area")).scalars().all()
+        points = {}
+        for code, p in grids:
+            pt = shape(__import__("json").loads(p))
+            submit_incident(conn, incident_feature(f"ext-{code}", pt.x, pt.y), scope=Scope.all())
+            points[code] = (pt.x, pt.y)
+        submit_incident(conn, incident_feature("ext-outside", *OUTSIDE), scope=Scope.all())
+        ids = {
+            "incidents": dict(conn.execute(text("SELECT external_id, id FROM incident")).all()),
+            "grids": dict(conn.execute(text("SELECT code, id FROM grid")).all()),
+            "areas": dict(conn.execute(text("SELECT code, id FROM admin_area")).all()),
+        }
+    accounts = {name: make_account(url, name, role, units)
+                for name, (role, units) in ACCOUNTS.items()}
+    yield {"url": url, "grid_points": points, "area_codes": list(areas), "ids": ids,
+           "accounts": accounts}
+    db.engine(url).dispose()
+    scratch.drop_database(admin_engine, name)
+
+
+def scope_of(account) -> Scope:
+    if account["role"] == "admin":
+        return Scope.all()
+    return Scope(tuple(Unit(u["level"], u["code"]) for u in account["units"]))
+
+
+def foreign_markers(world, account) -> tuple[list[str], list[str]]:
+    """Codes and incident ids the account must never see, and incident ids it must see."""
+    scope = scope_of(account)
+    if scope.everything:
+        return [], list(world["ids"]["incidents"])
+    context = set(scope.ancestor_codes())
+    codes = [c for c in world["area_codes"] + list(world["grid_points"])
+             if not scope.contains_code(c) and c not in context]
+    own = [f"ext-{c}" for c in world["grid_points"] if scope.contains_code(c)]
+    foreign = [e for e in world["ids"]["incidents"] if e not in own]
+    return codes + foreign, own
+
+
+def find_foreign(body: str, markers: list[str]) -> list[str]:
+    return [m for m in markers if re.search(rf"(?<![\w-]){re.escape(m)}(?![\w-])", body)]
+
+
+class Walker:
+    """Sends requests as one account and records which endpoints were reached."""
+
+    def __init__(self, world, name, reached):
+        self.world, self.account = world, world["accounts"][name]
+        self.client = client_for(world["url"], self.account["token"], RATELIMIT_ENABLED=False)
+        self.markers, self.own = foreign_markers(world, self.account)
+        self.reached = reached
+        self.app = self.client.application
+
+    def send(self, method, path, **kw):
+        adapter = self.app.url_map.bind("localhost")
+        endpoint, _ = adapter.match(path.split("?")[0], method=method)
+        self.reached.add(endpoint)
+        res = self.client.open(path, method=method, **kw)
+        leaked = find_foreign(res.get_data(as_text=True), self.markers)
+        assert not leaked, (f"{self.account['username']} {method} {path} -> {res.status_code} "
+                            f"shows foreign records: {leaked[:5]}")
+        assert res.status_code < 500, res.get_data(as_text=True)[:500]
+        return res
+
+
+@pytest.fixture(scope="module")
+def reached():
+    return set()
+
+
+def get_paths(world):
+    ids = world["ids"]
+    yield "/"
+    yield "/maps/coverage"
+    yield "/maps/hotspots"
+    yield "/api/v1/"
+    yield "/api/v1/conformance"
+    yield "/api/v1/collections"
+    for coll in ("cities", "townships", "villages", "hamlets", "grids", "incidents"):
+        yield f"/api/v1/collections/{coll}"
+        yield f"/api/v1/collections/{coll}/items?limit=10000"
+    for code, gid in ids["grids"].items():
+        yield f"/api/v1/collections/grids/items/{gid}"
+    for code, aid in ids["areas"].items():
+        for coll in ("cities", "townships", "villages", "hamlets"):
+            yield f"/api/v1/collections/{coll}/items/{aid}"
+    for ext, iid in ids["incidents"].items():
+        yield f"/api/v1/collections/incidents/items/{iid}"
+        yield f"/api/v1/incidents/{iid}"
+    for code, (lon, lat) in world["grid_points"].items():
+        yield f"/api/v1/locate?lon={lon}&lat={lat}"
+    yield f"/api/v1/locate?lon={OUTSIDE[0]}&lat={OUTSIDE[1]}"
+    yield "/api/v1/me"
+    yield "/api/v1/tokens"
+    yield "/api/v1/accounts"
+    yield "/api/v1/audit?limit=1000"
+    yield "/api/v1/openapi.json"
+    yield "/health"
+    yield "/login"
+
+
+@pytest.mark.parametrize("name", list(ACCOUNTS))
+def test_reads_show_nothing_from_outside_the_jurisdiction(world, reached, name):
+    w = Walker(world, name, reached)
+    for path in get_paths(world):
+        w.send("GET", path)
+    # and what is inside is there: the account's own incidents are listed
+    if w.account["role"] != "client":
+        body = w.send("GET", "/api/v1/collections/incidents/items?limit=10000").get_json()
+        listed = {f["properties"]["external_id"] for f in body["features"]}
+        assert w.own and listed == set(w.own)
+    for ext in w.own:
+        res = w.send("GET", f"/api/v1/incidents/{world['ids']['incidents'][ext]}")
+        assert res.status_code == 200
+
+
+@pytest.mark.parametrize("name", [n for n in ACCOUNTS if n != "admin"])
+def test_foreign_records_answer_403_like_missing_ones(world, reached, name):
+    w = Walker(world, name, reached)
+    foreign = [i for e, i in world["ids"]["incidents"].items() if e not in w.own]
+    missing = max(world["ids"]["incidents"].values()) + 1000
+    a = w.send("GET", f"/api/v1/incidents/{foreign[0]}")
+    b = w.send("GET", f"/api/v1/incidents/{missing}")
+    assert a.status_code == b.status_code == 403
+    assert a.get_json()["error"]["code"] == b.get_json()["error"]["code"] == "forbidden"
+    assert a.get_data(as_text=True).replace(str(foreign[0]), "N") == \
+        b.get_data(as_text=True).replace(str(missing), "N")
+
+
+def count_incidents(world) -> int:
+    with db.engine(world["url"]).connect() as conn:
+        return conn.execute(text("SELECT count(*) FROM incident")).scalar_one()
+
+
+@pytest.mark.parametrize("name", list(ACCOUNTS))
+def test_writes_outside_the_jurisdiction_change_nothing(world, reached, name):
+    w = Walker(world, name, reached)
+    role = w.account["role"]
+    scope = scope_of(w.account)
+    foreign_grid = next((c for c in world["grid_points"] if not scope.contains_code(c)), None)
+    own_grid = next(c for c in world["grid_points"] if scope.contains_code(c))
+    before = count_incidents(world)
+    if foreign_grid:
+        lon, lat = world["grid_points"][foreign_grid]
+        res = w.send("POST", "/api/v1/incidents",
+                     json=incident_feature(f"w-{name}-foreign", lon, lat))
+        assert res.status_code == 403
+        assert count_incidents(world) == before
+        csv = ("external_id,category,occurred_at,lon,lat\n"
+               f"w-{name}-csv-own,dispute_land,2026-05-02 10:00,"
+               f"{world['grid_points'][own_grid][0]},{world['grid_points'][own_grid][1]}\n"
+               f"w-{name}-csv-foreign,dispute_land,2026-05-02 10:00,{lon},{lat}\n")
+        res = w.send("POST", "/api/v1/imports/incidents",
+                     data={"file": (io.BytesIO(csv.encode()), "in.csv")},
+                     content_type="multipart/form-data")
+        assert res.status_code in (403, 422)
+        assert count_incidents(world) == before
+    lon, lat = world["grid_points"][own_grid]
+    res = w.send("POST", "/api/v1/incidents", json=incident_feature(f"w-{name}-own", lon, lat))
+    assert res.status_code == (201 if role != "planner" else 403)
+    # account administration and boundary imports are the administrator's
+    other = world["accounts"]["admin" if name != "admin" else "official-t1"]
+    for method, path, kw in (
+        ("POST", "/api/v1/accounts", {"json": {"username": f"x-{name}", "role": "admin",
+                                               "password": "long-enough-password"}}),
+        ("PATCH", f"/api/v1/accounts/{other['id']}", {"json": {"active": True}}),
+        ("POST", "/api/v1/tokens", {"json": {"name": "x", "account_id": other["id"]}}),
+        ("DELETE", f"/api/v1/tokens/{_spare_token(world, other)}", {}),
+        ("POST", "/api/v1/imports/boundaries",
+         {"data": {"file": (io.BytesIO(b"x"), "set.gpkg")}, "content_type": "multipart/form-data"}),
+    ):
+        res = w.send(method, path, **kw)
+        if role == "admin":
+            assert res.status_code in (200, 201, 400, 422), (path, res.get_json())
+        else:
+            assert res.status_code == 403, (path, res.status_code)
+
+
+def _spare_token(world, account) -> int:
+    from gis.store import accounts
+    with db.engine(world["url"]).begin() as conn:
+        return accounts.create_token(conn, account["id"], "spare")[0]["id"]
+
+
+def test_every_endpoint_is_walked(world, reached):
+    """Runs last in this module: every route of the app was requested by the tests above."""
+    app = client_for(world["url"], None).application
+    endpoints = {r.endpoint for r in app.url_map.iter_rules()} - NOT_WALKED
+    missing = endpoints - reached - {"auth.logout"}  # logout: session only, see test_auth.py
+    assert not missing, f"routes not walked for jurisdiction: {sorted(missing)}"
+
+
+def test_every_endpoint_declares_a_permission(world):
+    from web.auth import PUBLIC_ENDPOINTS
+    app = client_for(world["url"], None).application
+    undeclared = [e for e, view in app.view_functions.items()
+                  if e not in PUBLIC_ENDPOINTS and not hasattr(view, "required_permission")]
+    assert undeclared == []
+
+
+def test_signed_out_requests_get_401_everywhere(world):
+    from web.auth import PUBLIC_ENDPOINTS
+    client = client_for(world["url"], None)
+    app = client.application
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in PUBLIC_ENDPOINTS:
+            continue
+        path = re.sub(r"<(int:)?\w+>", lambda m: "1" if m.group(1) else "grids", rule.rule)
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            res = client.open(path, method=method,
+                              headers={"Authorization": "Bearer ggt_not-a-token"})
+            assert res.status_code == 401, (method, path, res.status_code)
+            if method == "GET":
+                res = client.open(path, method=method)
+                assert res.status_code == 401, (method, path, res.status_code)
+
+
+def test_ancestor_codes():
+    assert ancestor_codes("231281101001001001") == [
+        "231281000000", "231281101000", "231281101001", "231281101001001"]
+    assert ancestor_codes("231281101000") == ["231281000000"]
+    assert ancestor_codes("231281000000") == []
