@@ -27,9 +27,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.json.sort_keys = False
 
     from web import accounts_api, api, auth, imports_api, maps, ogc, openapi, pages
-    auth.init_app(app)
     for module in (auth, api, accounts_api, imports_api, ogc, openapi, maps, pages):
         app.register_blueprint(module.bp)
+    auth.init_app(app)
 
     @app.before_request
     def body_limit():

@@ -129,8 +129,9 @@ def init_app(app) -> None:
     limiter = Limiter(_rate_key, app=app, default_limits=[lambda: app.config["RATE_LIMIT"]],
                       storage_uri=settings.rate_limit_storage, headers_enabled=True,
                       enabled=app.config["RATELIMIT_ENABLED"])
-    limiter.limit(lambda: app.config["SIGN_IN_LIMIT"], key_func=get_remote_address,
-                  methods=["POST"])(login)
+    # the limiter checks inside the wrapper it returns, so the wrapper becomes the view
+    app.view_functions["auth.login"] = limiter.limit(
+        lambda: app.config["SIGN_IN_LIMIT"], key_func=get_remote_address, methods=["POST"])(login)
     limiter.exempt(health)
     app.extensions["gridgis_limiter"] = limiter
     app.before_request(enforce_access)
