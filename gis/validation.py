@@ -10,6 +10,7 @@ Each problem names the unit's code and a lon/lat to zoom to.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 
 import geopandas as gpd
@@ -17,6 +18,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from shapely import STRtree
+from shapely.errors import GEOSException
 
 from gis.boundaries import BoundarySet
 from gis.domain import AREA_KINDS, code_problem
@@ -143,14 +145,119 @@ def _geometry_problems(level, frame) -> tuple[list[Problem], np.ndarray]:
         if missing[i] or empty[i]:
             out.append(Problem(level, code, "empty_geometry", "geometry is missing or empty"))
         elif not polygonal[i]:
+            hint = " (--repair keeps its polygonal parts)" \
+                if (shapely.get_type_id(_flatten(geoms[i])) == 3).any() else ""
             out.append(Problem(level, code, "not_polygonal",
-                               f"geometry is a {types[i]}, expected a polygon"))
+                               f"geometry is a {types[i]}, expected a polygon{hint}",
+                               *_safe_locate(geoms[i])))
         elif not valid[i]:
-            reason = shapely.is_valid_reason(geoms[i])
-            pt = geoms[i].representative_point() if not geoms[i].is_empty else None
-            out.append(Problem(level, code, "invalid_geometry", reason,
-                               round(pt.x, 6) if pt else None, round(pt.y, 6) if pt else None))
+            reason, lon, lat = invalidity(geoms[i])
+            out.append(Problem(level, code, "invalid_geometry",
+                               f"{reason} (--repair applies shapely.make_valid)", lon, lat))
     return out, ~(missing | empty) & polygonal & valid
+
+
+_REASON_AT = re.compile(r"^(.*?)\s*\[\s*(\S+)\s+(\S+)\s*\]\s*$")
+
+
+def invalidity(geom) -> tuple[str, float | None, float | None]:
+    """Why a geometry is invalid and where: GEOS names the offending point in its reason,
+    e.g. 'Self-intersection[125.05 46.1]'."""
+    reason = shapely.is_valid_reason(geom)
+    if (m := _REASON_AT.match(reason)):
+        try:
+            return m.group(1), round(float(m.group(2)), 6), round(float(m.group(3)), 6)
+        except ValueError:
+            pass
+    return reason, *_safe_locate(geom)
+
+
+def _safe_locate(geom) -> tuple[float | None, float | None]:
+    try:
+        return locate(geom)
+    except GEOSException:  # some invalid geometries have no representative point
+        return None, None
+
+
+def _flatten(geom) -> np.ndarray:
+    """The non-empty single-part geometries (points, lines, polygons) inside a geometry."""
+    parts = np.array([geom], dtype=object)
+    while np.isin(shapely.get_type_id(parts), (4, 5, 6, 7)).any():
+        parts = shapely.get_parts(parts)
+    return parts[~shapely.is_empty(parts)]
+
+
+def polygonal_part(geom) -> tuple[object | None, int]:
+    """The union of a geometry's polygons (None if it has none) and how many other parts
+    (points, lines) it held."""
+    parts = _flatten(geom)
+    is_poly = shapely.get_type_id(parts) == 3
+    dropped = int((~is_poly).sum())
+    if not is_poly.any():
+        return None, dropped
+    return shapely.union_all(parts[is_poly]), dropped
+
+
+@dataclass(frozen=True)
+class Repair:
+    layer: str
+    code: str
+    action: str
+    area_before_m2: float
+    area_after_m2: float
+    lon: float | None = None
+    lat: float | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        where = f" at {self.lon:.6f},{self.lat:.6f}" if self.lon is not None else ""
+        return (f"[{self.layer} {self.code}] {self.action}{where}: area "
+                f"{self.area_before_m2:,.1f} m² -> {self.area_after_m2:,.1f} m²")
+
+
+def repair_geometries(bset: BoundarySet) -> list[Repair]:
+    """Repair geometries in place: invalid polygons through shapely.make_valid, and geometry
+    collections, keeping only the polygonal parts. Features with no polygonal part (empty,
+    points, lines) are left unchanged for validation to report. Returns one Repair per
+    changed feature; areas are m² on the storage coordinates (an invalid polygon's area is
+    what GEOS computes from its rings, e.g. 0 for a symmetric bow-tie whose lobes cancel)."""
+    repairs = []
+    for level, frame in bset.layers.items():
+        geoms = np.array(frame.geometry.values, dtype=object)
+        present = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
+        types = shapely.get_type_id(geoms)
+        valid = shapely.is_valid(geoms)
+        todo = np.flatnonzero(present & ((types == 7) | (np.isin(types, (3, 6)) & ~valid)))
+        for i in todo:
+            before = geoms[i]
+            if valid[i]:
+                action, lon, lat = "kept the polygonal parts of a GeometryCollection", None, None
+                made = before
+            else:
+                reason, lon, lat = invalidity(before)
+                action = f"{reason}: made valid"
+                try:
+                    made = shapely.make_valid(before)
+                except GEOSException:
+                    continue
+            after, dropped = polygonal_part(made)
+            if after is None:
+                continue
+            if dropped:
+                action += f", dropped {dropped} non-polygonal part(s)"
+            if lon is None:
+                lon, lat = _safe_locate(after)
+            geoms[i] = after
+            repairs.append(Repair(level, str(frame["code"].iat[i]), action,
+                                  round(float(area_m2(before)), 1),
+                                  round(float(area_m2(after)), 1), lon, lat))
+        if len(todo):
+            frame = frame.copy()
+            frame["geometry"] = gpd.GeoSeries(geoms, index=frame.index, crs=frame.crs)
+            bset.layers[level] = frame
+    return repairs
 
 
 def _overlaps(level, frame, ok, tol) -> list[Problem]:
