@@ -217,3 +217,19 @@ def test_upload_refuses_wrong_kinds_of_file(factory_db, official):
     assert res.status_code == 400 and res.get_json()["error"]["field"] == "file"
     res = client.post("/api/v1/imports/incidents", content_type="multipart/form-data", data={})
     assert res.status_code == 400 and "multipart" in res.get_json()["error"]["message"]
+
+
+def test_nul_characters_are_refused_not_crashing(factory_db, factory_admin):
+    """PostgreSQL text cannot hold NUL; found by the schemathesis run as a 500."""
+    client = client_for(factory_db, factory_admin["token"])
+    res = client.post("/api/v1/tokens", json={"name": "a\x00b"})
+    assert res.status_code == 400 and res.get_json()["error"]["field"] == "name"
+    feature = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [125.05, 46.05]},
+               "properties": {"external_id": "nul", "category": "dispute_land",
+                              "occurred_at": "2026-05-01T09:00:00+08:00", "description": "\x00"}}
+    res = client.post("/api/v1/incidents", json=feature)
+    assert res.get_json()["error"]["field"] == "properties.description"
+    assert client.get("/api/v1/audit?username=a%00b").status_code == 400
+    anonymous = client_for(factory_db, None)
+    res = anonymous.post("/login", data={"username": "x\x00", "password": "y"})
+    assert res.status_code == 400

@@ -6,7 +6,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from gis.config import WebSettings, database_url
-from gis.errors import Forbidden, GridgisError, Unauthorized
+from gis.errors import Forbidden, GridgisError, InputError, Unauthorized
 from gis.store import db
 
 UPLOAD_ENDPOINTS = set()  # endpoints that accept files up to GRIDGIS_MAX_UPLOAD_MB
@@ -36,6 +36,21 @@ def create_app(config: dict | None = None) -> Flask:
         if request.endpoint not in UPLOAD_ENDPOINTS:
             request.max_content_length = min(app.config["MAX_JSON_BYTES"],
                                              app.config["MAX_CONTENT_LENGTH"])
+
+    @app.before_request
+    def refuse_nul_characters():
+        """PostgreSQL text cannot hold NUL; refuse it in any input instead of failing later."""
+        sources = [("query", request.args), ("form", request.form)]
+        for where, values in sources:
+            for key, value in values.items(multi=True):
+                if "\x00" in key or "\x00" in value:
+                    raise InputError(f"{where} parameter {key!r} contains a NUL character",
+                                     field=key.replace("\x00", ""))
+        if request.is_json:
+            bad = _nul_path(request.get_json(silent=True))
+            if bad is not None:
+                raise InputError(f"{bad or 'the body'} contains a NUL character",
+                                 field=bad or None)
 
     @app.context_processor
     def labels():
@@ -78,6 +93,26 @@ def create_app(config: dict | None = None) -> Flask:
         return err
 
     return app
+
+
+def _nul_path(value, path: str = "") -> str | None:
+    """Where in a parsed JSON value a NUL character occurs (dotted path), or None."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        key_path = f"{path}.{key}" if path else str(key)
+        if "\x00" in str(key):
+            return key_path
+        found = _nul_path(item, key_path)
+        if found is not None:
+            return found
+    return None
 
 
 def engine():
