@@ -15,9 +15,10 @@ from sqlalchemy import Connection, Engine
 
 from gis.assign import GridIndex
 from gis.boundaries import MAX_VERTICES_PER_FEATURE, MAX_VERTICES_PER_FILE, read_boundary_set
-from gis.access import Scope
+from gis.access import SYSTEM, Principal, Scope
 from gis.errors import Conflict, Forbidden, ValidationFailed
 from gis.incidents import parse_feature, read_table, validate_table
+from gis.store import audit
 from gis.store import boundaries as bstore
 from gis.store import incidents as istore
 from gis.store.scope import point_in_scope
@@ -136,7 +137,8 @@ def import_boundaries(engine: Engine, path: str | Path, *, commit: bool = False,
                       tolerance_m2: float = 1.0, repair: bool = False,
                       max_vertices_per_feature: int = MAX_VERTICES_PER_FEATURE,
                       max_vertices_per_file: int = MAX_VERTICES_PER_FILE,
-                      progress=None) -> BoundaryImportReport:
+                      progress=None, actor: Principal = SYSTEM,
+                      origin: dict | None = None) -> BoundaryImportReport:
     """Read, validate and (with commit) write a boundary set as a new active generation, all in
     one transaction. Problems make it fail with ValidationFailed; nothing is written then.
 
@@ -166,6 +168,10 @@ def import_boundaries(engine: Engine, path: str | Path, *, commit: bool = False,
         with engine.begin() as conn:
             report.generation_id = bstore.write_boundary_set(
                 conn, bset, name=name or Path(path).stem, progress=progress)
+            audit.record(conn, actor, "boundary_import", f"generation/{report.generation_id}",
+                         details={"source": bset.source, "sha256": bset.sha256,
+                                  "counts": report.counts, "repairs": len(report.repairs)},
+                         **(origin or {}))
         report.committed = True
     return report
 
@@ -182,7 +188,8 @@ class IncidentImportReport:
 
 def import_incidents(engine: Engine, path: str | Path, *, crs: str | None = None,
                      skip_bad: bool = False, source: str = "import", batch_size: int = 50_000,
-                     progress=None, scope: Scope = Scope.all()) -> IncidentImportReport:
+                     progress=None, scope: Scope = Scope.all(), actor: Principal = SYSTEM,
+                     origin: dict | None = None) -> IncidentImportReport:
     """Bulk import: validate every row, assign all in process, COPY in one transaction.
 
     A file with bad rows is refused whole (ValidationFailed listing the rows) unless skip_bad,
@@ -220,6 +227,10 @@ def import_incidents(engine: Engine, path: str | Path, *, crs: str | None = None
         report.inserted = istore.bulk_insert(conn, good, batch_size=batch_size,
                                              progress=progress)
         report.duplicates = len(good) - report.inserted
+        audit.record(conn, actor, "incident_import", str(Path(path).name),
+                     details={"rows": report.rows, "inserted": report.inserted,
+                              "duplicates": report.duplicates, "uncovered": report.uncovered,
+                              "bad_rows": len(report.bad_rows)}, **(origin or {}))
         report.committed = True
     return report
 

@@ -14,7 +14,7 @@ from flask import Blueprint, jsonify, request
 from gis import service
 from gis.errors import InputError
 from web import UPLOAD_ENDPOINTS, engine
-from web.auth import audit_event, principal, requires
+from web.auth import client_ip, principal, requires
 
 bp = Blueprint("imports_api", __name__, url_prefix="/api/v1/imports")
 INCIDENT_SUFFIXES = (".csv", ".geojson", ".json")
@@ -30,6 +30,10 @@ def _flag(name: str) -> bool:
     if raw in ("1", "true", "yes"):
         return True
     raise InputError(f"{name} must be true or false", field=name)
+
+
+def _origin() -> dict:
+    return {"ip": client_ip(), "user_agent": request.headers.get("User-Agent")}
 
 
 def _saved_upload(folder: Path, suffixes: tuple[str, ...]) -> Path:
@@ -78,12 +82,9 @@ def import_incidents():
         path = _saved_upload(Path(tmp), INCIDENT_SUFFIXES)
         report = service.import_incidents(
             engine(), path, crs=request.form.get("crs") or None,
-            skip_bad=_flag("skip_bad"), source=request.form.get("source") or f"upload:{p.username}",
-            scope=p.scope)
+            skip_bad=_flag("skip_bad"), scope=p.scope, actor=p, origin=_origin(),
+            source=request.form.get("source") or f"upload:{p.username}")
     body = asdict(report)
-    audit_event("incident_import", request.files["file"].filename,
-                {k: body[k] for k in ("rows", "inserted", "duplicates", "uncovered")}
-                | {"bad_rows": len(report.bad_rows)})
     return jsonify(body), 201 if report.inserted else 200
 
 
@@ -98,13 +99,11 @@ def import_boundaries():
         report = service.import_boundaries(engine(), path, commit=commit,
                                            name=request.form.get("name") or
                                            Path(request.files["file"].filename).stem,
-                                           crs=request.form.get("crs") or None)
+                                           crs=request.form.get("crs") or None,
+                                           repair=_flag("repair"), actor=principal(),
+                                           origin=_origin())
     body = asdict(report)
     body["source"] = request.files["file"].filename
-    body["problems"] = [p if isinstance(p, dict) else p.to_dict() for p in report.problems]
-    if report.committed:
-        audit_event("boundary_import", f"generation/{report.generation_id}",
-                    {"file": body["source"], "counts": report.counts})
     return jsonify(body), 201 if report.committed else 200
 
 

@@ -255,7 +255,7 @@ def paths() -> dict:
         "/imports/boundaries": {"post": _op(
             "Validate (and with commit=true publish) a boundary set (GeoPackage or zip)",
             {"200": _json(_ref("ImportReport")), "201": _json(_ref("ImportReport"), "Created")},
-            body=_multipart({"commit": FLAG, "name": {"type": "string"},
+            body=_multipart({"commit": FLAG, "repair": FLAG, "name": {"type": "string"},
                              "crs": {"type": "string"}}), tag="imports")},
         "/openapi.json": {"get": {"summary": "This document", "tags": ["gridgis"],
                                   "security": [],
