@@ -5,7 +5,7 @@ Prints a Markdown table and writes it to bench-results/bench-<date>.md (git-igno
 
   python scripts/bench.py            # full run: 10k and 100k synthetic grids + Anda, 1M points,
                                      # 2,000 HTTP lookups, 100,000 incidents (a few minutes)
-  python scripts/bench.py --quick    # smoke run: 1k grids, 100k points, 200 lookups
+  python scripts/bench.py --quick    # smoke run: 1k grids, 100k points, 200 lookups, 15 s soak
 
 Measures
 1. bulk assignment: gis.assign.GridIndex (build, assign, both) against
@@ -13,7 +13,10 @@ Measures
 2. single lookups: GET /api/v1/locate on the real app served by waitress (subprocess) over a
    throwaway PostGIS database holding the demo boundaries; PostGIS-only gis.store.boundaries.locate
    and in-process GridIndex.assign_one for comparison;
-3. bulk import: gis.service.import_incidents of a generated CSV (read, validate, assign, COPY).
+3. bulk import: gis.service.import_incidents of a generated CSV (read, validate, assign, COPY);
+4. soak: concurrent clients with API tokens post incidents (some repeated), locate points and
+   read features and the hotspot map for a few minutes on loopback; throughput, latency
+   percentiles, errors, and whether the incidents stored equal the posts answered 201.
 
 The throwaway database is created on the server tests use (embedded cluster or
 GRIDGIS_DATABASE_URL) and dropped at the end. Exit status is 0 even when a target is missed;
@@ -205,19 +208,22 @@ serve(create_app({{"DATABASE_URL": {url!r}}}), host="127.0.0.1", port={port}, th
 """
 
 
-def start_server(url: str) -> tuple[subprocess.Popen, str]:
+def start_server(url: str, threads: int = 4) -> tuple[subprocess.Popen, str]:
     import requests
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-c", SERVER.format(root=str(ROOT), url=url,
-                                                                 port=port)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # the benchmark measures the server, not the per-account rate limit
+    env = {**os.environ, "GRIDGIS_RATE_LIMIT": "1000000 per minute"}
+    code = SERVER.format(root=str(ROOT), url=url, port=port).replace("threads=4",
+                                                                     f"threads={threads}")
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited: {proc.stderr.read().decode(errors='replace')}")
         try:
-            requests.get(f"{base}/api/v1/locate?lon={CENTRE[0]}&lat={CENTRE[1]}", timeout=2)
+            requests.get(f"{base}/health", timeout=2)
             return proc, base
         except requests.ConnectionError:
             time.sleep(0.2)
@@ -265,6 +271,7 @@ def bench_lookups(url: str, n: int, rng: np.random.Generator) -> None:
     try:
         samples, covered, failures = [], 0, 0
         with requests.Session() as session:
+            session.headers["Authorization"] = f"Bearer {bench_token(url, 'bench-locate')}"
             for i in range(n + warm):
                 t = time.perf_counter()
                 resp = session.get(f"{base}/api/v1/locate",
@@ -305,6 +312,15 @@ def bench_lookups(url: str, n: int, rng: np.random.Generator) -> None:
     latency_row("GridIndex.assign_one (in process)", set_, samples, notes="for comparison")
 
 
+def bench_token(url: str, username: str, role: str = "admin", units=()) -> str:
+    """A fresh account and API token in the benchmark database."""
+    from gis.store import accounts, db
+    with db.engine(url).begin() as conn:
+        account = accounts.create(conn, username, role, password=None,
+                                  units=accounts.resolve_units(conn, list(units)))
+        return accounts.create_token(conn, account["id"], "bench")[1]
+
+
 def write_incident_csv(path: Path, n: int, rng: np.random.Generator) -> None:
     from gis.domain import CATEGORIES
     x0, y0, x1, y1 = city_bbox()
@@ -337,7 +353,116 @@ def bench_import(url: str, n: int, rng: np.random.Generator) -> None:
               f"{len(report.bad_rows)} bad")
 
 
-def bench_database(n_lookups: int, n_incidents: int, rng: np.random.Generator) -> dict:
+SOAK_MIX = (("post incident", 0.60), ("repeat post", 0.05), ("locate", 0.20),
+            ("grid features (bbox)", 0.10), ("hotspot map page", 0.05))
+
+
+def bench_soak(url: str, seconds: float, clients: int, seed: int) -> None:
+    """Concurrent clients on loopback for `seconds`: each posts incidents (and repeats some),
+    locates points and reads features and the hotspot map. Afterwards the number of incidents
+    stored must equal the number of posts answered 201."""
+    import threading
+
+    import requests
+    from sqlalchemy import text
+
+    from gis.store import db
+    print(f"\n== soak: {clients} clients for {seconds:.0f} s ==", flush=True)
+    x0, y0, x1, y1 = city_bbox()
+    tokens = [bench_token(url, f"soak-client-{i}", "client" if i % 2 else "admin",
+                          ["231281000000"] if i % 2 else []) for i in range(clients)]
+    proc, base = start_server(url, threads=8)
+    kinds = [k for k, _ in SOAK_MIX]
+    weights = np.array([w for _, w in SOAK_MIX])
+    lock = threading.Lock()
+    latencies = {k: [] for k in kinds}
+    statuses: dict[tuple[str, int], int] = {}
+    errors: list[str] = []
+    created = 0
+    stop = time.monotonic() + seconds
+
+    def client(i: int) -> None:
+        nonlocal created
+        rng = np.random.default_rng(seed + i)
+        sent: list[dict] = []
+        with requests.Session() as session:
+            session.headers["Authorization"] = f"Bearer {tokens[i]}"
+            n = 0
+            while time.monotonic() < stop:
+                kind = kinds[rng.choice(len(kinds), p=weights)]
+                if kind == "hotspot map page" and i % 2:
+                    kind = "locate"  # machine clients do not read pages
+                lon, lat = rng.uniform(x0, x1), rng.uniform(y0, y1)
+                t = time.perf_counter()
+                try:
+                    if kind in ("post incident", "repeat post"):
+                        if kind == "repeat post" and sent:
+                            body = sent[int(rng.integers(len(sent)))]
+                        else:
+                            n += 1
+                            body = {"type": "Feature",
+                                    "geometry": {"type": "Point",
+                                                 "coordinates": [round(lon, 6), round(lat, 6)]},
+                                    "properties": {"external_id": f"soak-{i}-{n}",
+                                                   "source": "soak", "category": "dispute_land",
+                                                   "occurred_at": "2026-06-01T10:00:00+08:00"}}
+                            sent.append(body)
+                        r = session.post(f"{base}/api/v1/incidents", json=body, timeout=30)
+                    elif kind == "locate":
+                        r = session.get(f"{base}/api/v1/locate",
+                                        params={"lon": lon, "lat": lat}, timeout=30)
+                    elif kind == "grid features (bbox)":
+                        r = session.get(f"{base}/api/v1/collections/grids/items", timeout=30,
+                                        params={"bbox": f"{lon - .02},{lat - .02},"
+                                                        f"{lon + .02},{lat + .02}"})
+                    else:
+                        r = session.get(f"{base}/maps/hotspots", timeout=60)
+                    dt = time.perf_counter() - t
+                    with lock:
+                        latencies[kind].append(dt)
+                        statuses[(kind, r.status_code)] = statuses.get((kind, r.status_code),
+                                                                       0) + 1
+                        if kind.endswith("post") or kind == "post incident":
+                            created += r.status_code == 201
+                        if r.status_code >= 500 or (r.status_code >= 400 and
+                                                    r.status_code != 403):
+                            errors.append(f"{kind}: {r.status_code} {r.text[:120]}")
+                except requests.RequestException as exc:
+                    with lock:
+                        errors.append(f"{kind}: {type(exc).__name__}: {exc}")
+
+    try:
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - t0
+    finally:
+        stop_server(proc)
+    with db.engine(url).connect() as conn:
+        stored = conn.execute(text("SELECT count(*) FROM incident WHERE source = 'soak'")
+                              ).scalar_one()
+    total = sum(len(v) for v in latencies.values())
+    every = [x for v in latencies.values() for x in v]
+    set_ = f"Anda, {clients} clients, {elapsed:.0f} s"
+    add("soak: throughput", set_, rate(total, elapsed).replace("/s", " requests/s"),
+        notes=", ".join(f"{k} {len(v):,}" for k, v in latencies.items()))
+    latency_row("soak: all requests", set_, every or [0.0])
+    for kind, values in latencies.items():
+        if values:
+            latency_row(f"soak: {kind}", set_, values)
+    add("soak: errors (5xx, unexpected 4xx, connection)", set_, str(len(errors)), "0",
+        not errors, notes="; ".join(errors[:3]))
+    add("soak: incidents stored = posts answered 201", set_, f"{stored:,} = {created:,}",
+        "equal", stored == created,
+        notes="repeat posts answered " + ", ".join(
+            f"{code}×{n}" for (k, code), n in sorted(statuses.items()) if k == "repeat post"))
+
+
+def bench_database(n_lookups: int, n_incidents: int, rng: np.random.Generator,
+                   soak_seconds: float = 0, soak_clients: int = 6, seed: int = 0) -> dict:
     from sqlalchemy import text
 
     from gis import service
@@ -364,6 +489,8 @@ def bench_database(n_lookups: int, n_incidents: int, rng: np.random.Generator) -
             run_step(bench_lookups, url, n_lookups, rng)
         if n_incidents:
             run_step(bench_import, url, n_incidents, rng)
+        if soak_seconds:
+            run_step(bench_soak, url, soak_seconds, soak_clients, seed)
         engine.dispose()
     finally:
         if url:
@@ -445,6 +572,9 @@ def main(argv=None) -> int:
     p.add_argument("--incidents", type=int, default=None,
                    help="rows in the import benchmark (default 100000)")
     p.add_argument("--repeats", type=int, default=None, help="runs per bulk measure (default 3)")
+    p.add_argument("--soak-seconds", type=float, default=None,
+                   help="length of the concurrent soak run (default 180; quick 15; 0 skips)")
+    p.add_argument("--soak-clients", type=int, default=6, help="concurrent soak clients")
     p.add_argument("--seed", type=int, default=20251123)
     p.add_argument("--no-db", action="store_true", help="skip the database parts (2 and 3)")
     p.add_argument("--out", type=Path, default=None, help="output file (default "
@@ -457,6 +587,8 @@ def main(argv=None) -> int:
     args.incidents = args.incidents if args.incidents is not None else \
         (100_000 if full else 10_000)
     args.repeats = args.repeats or (3 if full else 1)
+    if args.soak_seconds is None:
+        args.soak_seconds = 180 if full else 15
 
     started = datetime.now()
     t0 = time.perf_counter()
@@ -479,7 +611,8 @@ def main(argv=None) -> int:
     db_info = {}
     if not args.no_db:
         try:
-            db_info = bench_database(args.lookups, args.incidents, rng)
+            db_info = bench_database(args.lookups, args.incidents, rng, args.soak_seconds,
+                                     args.soak_clients, args.seed)
         except Exception as exc:  # noqa: BLE001 - the table records the failure
             traceback.print_exc()
             add("database benchmarks FAILED", "", type(exc).__name__, ok=False,

@@ -233,3 +233,17 @@ def test_nul_characters_are_refused_not_crashing(factory_db, factory_admin):
     anonymous = client_for(factory_db, None)
     res = anonymous.post("/login", data={"username": "x\x00", "password": "y"})
     assert res.status_code == 400
+
+
+def test_incident_exports_are_audited(factory_db, factory_admin, official):
+    client = client_for(factory_db, official["token"])
+    client.post("/api/v1/incidents", json={
+        "type": "Feature", "geometry": {"type": "Point", "coordinates": [125.15, 46.25]},
+        "properties": {"external_id": unique("exported"), "category": "dispute_land",
+                       "occurred_at": "2026-05-01T09:00:00+08:00"}})
+    assert client.get("/api/v1/collections/incidents/items?limit=5").status_code == 200
+    admin = client_for(factory_db, factory_admin["token"])
+    events = admin.get(f"/api/v1/audit?action=export&username={official['username']}"
+                       ).get_json()["events"]
+    assert events and events[0]["details"]["query"] == "limit=5"
+    assert events[0]["target"] == "collections/incidents/items"

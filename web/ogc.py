@@ -12,7 +12,7 @@ from gis.store import boundaries as bstore
 from gis.store import features
 from web import engine
 from web.api import not_visible
-from web.auth import principal, requires
+from web.auth import audit_event, principal, requires
 from web.params import int_arg
 
 bp = Blueprint("ogc", __name__, url_prefix="/api/v1")
@@ -145,7 +145,8 @@ def collection_items(collection_id):
     with engine().connect() as conn:
         gen = bstore.active_generation(conn)
         query = features.ItemQuery(
-            generation_id=gen["id"] if gen else None, scope=principal().scope, limit=limit, offset=offset,
+            generation_id=gen["id"] if gen else None, scope=principal().scope, limit=limit,
+            offset=offset,
             bbox=parse_bbox(request.args.get("bbox")), start=start, end=end,
             category=request.args.get("category") if coll.is_incidents else None)
         feats, matched = features.items(conn, coll, query)
@@ -163,6 +164,9 @@ def collection_items(collection_id):
         links.append(_link(url_for("ogc.collection_items", collection_id=coll.id,
                                    _external=True, **{**args, "offset": max(0, offset - limit)}),
                            "prev", "application/geo+json"))
+    if coll.is_incidents and feats:  # incident records name people and places
+        audit_event("export", f"collections/{coll.id}/items",
+                    {"query": request.query_string.decode()[:500], "returned": len(feats)})
     body = {"type": "FeatureCollection", "features": feats, "numberMatched": matched,
             "numberReturned": len(feats), "timeStamp": datetime.now(timezone.utc).isoformat(),
             "links": links}

@@ -156,13 +156,8 @@ def open_session(conn: Connection, account_id: int, ip: str | None, user_agent: 
 
 
 def session_account(conn: Connection, token: str) -> dict | None:
-    row = conn.execute(text("""
-        UPDATE web_session s SET last_seen_at = now()
-        FROM account a
-        WHERE s.token_sha256 = :h AND a.id = s.account_id AND a.active
-          AND s.revoked_at IS NULL AND s.expires_at > now()
-        RETURNING s.account_id"""), {"h": digest(token)}).scalar()
-    return get(conn, row) if row is not None else None
+    return _account_for(conn, "web_session", digest(token), "last_seen_at",
+                        "AND t.expires_at > now()")
 
 
 def close_session(conn: Connection, token: str) -> None:
@@ -193,12 +188,32 @@ def create_token(conn: Connection, account_id: int, name: str) -> tuple[dict, st
 
 
 def token_account(conn: Connection, token: str) -> dict | None:
-    row = conn.execute(text("""
-        UPDATE api_token t SET last_used_at = now()
-        FROM account a
-        WHERE t.token_sha256 = :h AND a.id = t.account_id AND a.active AND t.revoked_at IS NULL
-        RETURNING t.account_id"""), {"h": digest(token)}).scalar()
-    return get(conn, row) if row is not None else None
+    return _account_for(conn, "api_token", digest(token), "last_used_at")
+
+
+TOUCH_SECONDS = 60
+
+
+def _account_for(conn: Connection, table: str, token_hash: str, seen_column: str,
+                 extra: str = "") -> dict | None:
+    """The active account behind a live session or token: one read per request; the
+    last-seen time is written at most once a minute so reads stay reads."""
+    row = conn.execute(text(f"""
+        SELECT a.{', a.'.join(ACCOUNT_COLUMNS.split(', '))},
+               coalesce((SELECT json_agg(json_build_object('level', u.level, 'code', u.code)
+                                         ORDER BY u.level, u.code)
+                         FROM account_unit u WHERE u.account_id = a.id), '[]') AS units,
+               t.{seen_column} < now() - make_interval(secs => {TOUCH_SECONDS})
+                   OR t.{seen_column} IS NULL AS stale
+        FROM {table} t JOIN account a ON a.id = t.account_id
+        WHERE t.token_sha256 = :h {extra} AND t.revoked_at IS NULL AND a.active"""),
+        {"h": token_hash}).mappings().first()
+    if row is None:
+        return None
+    if row["stale"]:
+        conn.execute(text(f"UPDATE {table} SET {seen_column} = now() WHERE token_sha256 = :h"),
+                     {"h": token_hash})
+    return {k: v for k, v in row.items() if k != "stale"}
 
 
 def list_tokens(conn: Connection, account_id: int | None = None) -> list[dict]:
