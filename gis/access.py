@@ -27,17 +27,19 @@ ROLES = {
     "client": ("接口客户端", "Machine client"),
 }
 
-# Permissions. "view": pages, maps and feature collections.
+# Permissions. "view": pages, maps and feature collections; "incident.manage": move incidents
+# through their lifecycle (accept, mediate, resolve, escalate, close).
 PERMISSIONS = {
     "view", "locate", "incident.read", "incident.create", "incident.import", "incident.export",
-    "boundary.import", "plan.edit", "account.manage", "audit.read",
+    "incident.manage", "boundary.import", "plan.edit", "account.manage", "audit.read",
 }
 ROLE_PERMISSIONS = {
     "admin": frozenset(PERMISSIONS),
     "planner": frozenset({"view", "locate", "incident.read", "plan.edit"}),
     "official": frozenset({"view", "locate", "incident.read", "incident.create",
-                           "incident.import", "incident.export"}),
-    "grid_worker": frozenset({"view", "locate", "incident.read", "incident.create"}),
+                           "incident.import", "incident.export", "incident.manage"}),
+    "grid_worker": frozenset({"view", "locate", "incident.read", "incident.create",
+                              "incident.manage"}),
     "client": frozenset({"locate", "incident.read", "incident.create"}),
 }
 

@@ -10,6 +10,14 @@ from gis.errors import Forbidden, GridgisError, InputError, Unauthorized
 from gis.store import db
 
 UPLOAD_ENDPOINTS = set()  # endpoints that accept files up to GRIDGIS_MAX_UPLOAD_MB
+# Modules with a blueprint `bp` (and optionally OPENAPI_PATHS for web/openapi.py), in order.
+BLUEPRINT_MODULES = ("auth", "api", "accounts_api", "imports_api", "ogc", "openapi", "maps",
+                     "pages")
+
+
+def blueprint_modules():
+    import importlib
+    return [importlib.import_module(f"web.{name}") for name in BLUEPRINT_MODULES]
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -26,9 +34,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.json.ensure_ascii = False
     app.json.sort_keys = False
 
-    from web import accounts_api, api, auth, imports_api, maps, ogc, openapi, pages
-    for module in (auth, api, accounts_api, imports_api, ogc, openapi, maps, pages):
+    for module in blueprint_modules():
         app.register_blueprint(module.bp)
+    from web import auth
     auth.init_app(app)
 
     @app.before_request

@@ -276,7 +276,11 @@ def build_document() -> dict:
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.security_scheme("session", {"type": "apiKey", "in": "cookie",
                                                  "name": "gridgis_session"})
-    for path, operations in paths().items():
+    from web import blueprint_modules
+    documented = paths()
+    for module in blueprint_modules():  # modules may describe their own routes
+        documented.update(getattr(module, "OPENAPI_PATHS", {}))
+    for path, operations in documented.items():
         spec.path(path=path, operations=operations)
     doc = spec.to_dict()
     doc["security"] = [{"bearer": []}, {"session": []}]
