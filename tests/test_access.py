@@ -124,6 +124,10 @@ def get_paths(world):
     yield "/"
     yield "/maps/coverage"
     yield "/maps/hotspots"
+    yield "/maps/hotspots?category=dispute&bandwidth=250"
+    for level in ("township", "village", "hamlet", "grid"):
+        yield f"/maps/rates?level={level}"
+    yield f"/maps/rates?level=grid&unit={T2[:9]}001"
     yield "/api/v1/"
     yield "/api/v1/conformance"
     yield "/api/v1/collections"

@@ -9,7 +9,7 @@ import pytest
 EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["'](?:https?:)?//""")
 
 
-@pytest.mark.parametrize("path", ["/maps/coverage", "/maps/hotspots", "/"])
+@pytest.mark.parametrize("path", ["/maps/coverage", "/maps/hotspots", "/maps/rates", "/"])
 def test_pages_render_without_external_assets(factory_client, path):
     res = factory_client.get(path)
     assert res.status_code == 200
@@ -28,19 +28,29 @@ def test_coverage_page_has_layers_legend_and_both_languages(factory_client):
 
 
 def test_hotspot_filters_in_url(factory_client):
-    for i, cat in enumerate(["dispute_land", "dispute_land", "petition"]):
-        factory_client.post("/api/v1/incidents", json={
-            "type": "Feature", "geometry": {"type": "Point", "coordinates": [125.02 + i / 100, 46.02]},
-            "properties": {"external_id": f"HM-{i}", "source": "maps-test", "category": cat,
-                           "occurred_at": f"2026-0{i + 1}-15T12:00:00+08:00"}})
     def count(query):
         html = factory_client.get(f"/maps/hotspots?{query}").get_data(as_text=True)
         return int(re.search(r'id="stat-incidents">(\d+)<', html).group(1))
-    # only this test files land disputes in the shared factory database
-    assert count("category=dispute_land") == 2
-    assert count("") >= count("category=petition") + 2
-    assert count("category=dispute_land&start=2026-02-01&end=2026-02-28") == 1
-    assert count("start=2026-02-15&end=2026-02-15") >= 1
-    res = factory_client.get("/maps/hotspots?category=ufo")
-    assert res.status_code == 400
-    assert factory_client.get("/maps/hotspots?start=2026-13-01").status_code == 400
+    queries = ["category=dispute_land", "", "category=petition",
+               "category=dispute_land&start=2026-02-01&end=2026-02-28",
+               "start=2026-02-15&end=2026-02-15", "category=dispute", "severity=high",
+               "unit=231281101001001001&category=dispute_land"]
+    before = {q: count(q) for q in queries}
+    for i, cat in enumerate(["dispute_land", "dispute_land", "petition"]):
+        res = factory_client.post("/api/v1/incidents", json={
+            "type": "Feature", "geometry": {"type": "Point", "coordinates": [125.02 + i / 100, 46.02]},
+            "properties": {"external_id": f"HM-{i}", "source": "maps-test", "category": cat,
+                           "severity": "high" if i == 2 else "low",
+                           "occurred_at": f"2026-0{i + 1}-15T12:00:00+08:00"}})
+        assert res.status_code == 201
+    added = {q: count(q) - before[q] for q in queries}
+    assert added == {"category=dispute_land": 2, "": 3, "category=petition": 1,
+                     "category=dispute_land&start=2026-02-01&end=2026-02-28": 1,
+                     "start=2026-02-15&end=2026-02-15": 1, "category=dispute": 2,
+                     "severity=high": 1, "unit=231281101001001001&category=dispute_land": 2}
+    for query, field in (("category=ufo", "category"), ("start=2026-13-01", "start"),
+                         ("days=0", "days"), ("unit=12", "code"), ("bandwidth=5", "bandwidth"),
+                         ("start=2026-03-01&end=2026-02-01", "start"),
+                         ("unit=999999999999", "unit")):
+        res = factory_client.get(f"/maps/hotspots?{query}")
+        assert res.status_code == 400, query

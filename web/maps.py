@@ -3,18 +3,14 @@ the Folium output is rewritten to the vendored copies (web.offline); the basemap
 (GRIDGIS_BASEMAP_URL: an internal tile server or Tianditu) and absent by default."""
 from __future__ import annotations
 
-from datetime import date
-
 import branca.colormap as cm
 import folium
-from folium.plugins import HeatMap
-from flask import Blueprint, render_template, request
-from shapely.geometry import shape
+from flask import Blueprint, render_template
 from markupsafe import Markup
+from shapely.geometry import shape
 
 from gis.config import MapSettings
 from gis.domain import CATEGORIES
-from gis.errors import InputError
 from gis.store import boundaries as bstore
 from gis.store import features
 from gis.store import incidents as istore
@@ -147,45 +143,3 @@ def coverage():
               ("#1f5fa8", "—", "村/社区界 Village / community boundary")]
     return render_template("map.html", title="覆盖地图 Coverage map", page="coverage",
                            stats=stats, legend=legend, **map_parts(m))
-
-
-def hotspot_filters(args) -> dict:
-    category = args.get("category") or None
-    if category and category not in CATEGORIES:
-        raise InputError(f"unknown category {category!r}", field="category")
-    out = {"category": category, "start": None, "end": None}
-    for key in ("start", "end"):
-        raw = args.get(key)
-        if raw:
-            try:
-                out[key] = date.fromisoformat(raw)
-            except ValueError:
-                raise InputError(f"{key}={raw!r} is not a date (YYYY-MM-DD)", field=key)
-    if out["start"] and out["end"] and out["start"] > out["end"]:
-        raise InputError("start is after end", field="start")
-    return out
-
-
-@bp.get("/hotspots")
-@requires("view")
-def hotspots():
-    filters = hotspot_filters(request.args)
-    with engine().connect() as conn:
-        gen = bstore.require_active_generation(conn)
-        bounds = features.extent(conn, features.COLLECTIONS["grids"], gen["id"],
-                                 principal().scope)
-        m = new_map(bounds)
-        points = istore.points(conn, principal().scope, **filters)
-        _outline_layers(m, conn, gen["id"], show=("cities", "townships"))
-    heat = folium.FeatureGroup(name=f"热力图 Heat map ({len(points)})", show=True)
-    gradient = {0.2: "#2c7bb6", 0.45: "#abd9e9", 0.65: "#ffffbf", 0.85: "#fdae61", 1.0: "#d7191c"}
-    HeatMap(points.tolist(), radius=14, blur=18, min_opacity=0.3,
-            gradient=gradient).add_to(heat)
-    heat.add_to(m)
-    folium.LayerControl(collapsed=False).add_to(m)
-    legend = [(c, "■", t) for c, t in (
-        ("#2c7bb6", "低密度 Low density"), ("#ffffbf", "中 Medium"),
-        ("#d7191c", "高密度 High density (hot spot)"))]
-    return render_template("map.html", title="热点地图 Hotspot map", page="hotspots",
-                           stats={"incidents": len(points)}, legend=legend,
-                           filters=filters, categories=CATEGORIES, **map_parts(m))

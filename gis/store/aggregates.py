@@ -1,0 +1,117 @@
+"""Incident selections and counts per unit for the officials' maps (scope and filters in SQL).
+
+Counts are by the active generation's units: an incident counts in the grid it was assigned to
+under that generation (its own assignment, or a re-assignment recorded in incident_assignment);
+incidents from other generations with no re-assignment are placed by their point.
+"""
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+from sqlalchemy import Connection, text
+
+from gis.access import Scope
+from gis.filters import IncidentFilter
+from gis.store.scope import area_clause, grid_clause, incident_clause
+
+LEVEL_NUMBER = {"city": 1, "township": 2, "village": 3, "hamlet": 4}
+UNIT_LEVELS = ("township", "village", "hamlet", "grid")
+
+
+def filter_clause(f: IncidentFilter, alias: str = "i") -> tuple[str, dict]:
+    where, params = ["TRUE"], {}
+    for col, values in (("category", f.categories), ("severity", f.severities),
+                        ("status", f.statuses)):
+        if values:
+            where.append(f"{alias}.{col} = ANY(:f_{col})")
+            params[f"f_{col}"] = list(values)
+    if f.start:
+        where.append(f"{alias}.occurred_at >= (CAST(:f_start AS date) - interval '8 hours')")
+        params["f_start"] = f.start
+    if f.end:
+        where.append(f"{alias}.occurred_at < (CAST(:f_end AS date) + interval '16 hours')")
+        params["f_end"] = f.end
+    return " AND ".join(where), params
+
+
+def selection(conn: Connection, scope: Scope, f: IncidentFilter, unit_scope: Scope | None,
+              generation_id: int) -> tuple[str, dict]:
+    """SQL of the selected incidents with their grid under the generation: columns id, grid_id,
+    geom, occurred_at."""
+    s_sql, s_params = incident_clause(scope, "i")
+    f_sql, f_params = filter_clause(f, "i")
+    u_sql, u_params = ("TRUE", {}) if unit_scope is None else incident_clause(unit_scope, "iu")
+    u_sql = u_sql.replace("iu.", "i.")
+    sql = f"""
+        SELECT i.id, i.geom, i.occurred_at,
+               COALESCE(ia.grid_id, CASE WHEN i.generation_id = :gen THEN i.grid_id END,
+                        sp.id) AS grid_id
+        FROM incident i
+        LEFT JOIN incident_assignment ia ON ia.incident_id = i.id AND ia.generation_id = :gen
+        LEFT JOIN LATERAL (
+            SELECT g2.id FROM grid g2
+            WHERE i.generation_id <> :gen AND ia.incident_id IS NULL
+              AND g2.generation_id = :gen AND ST_Covers(g2.geom, i.geom)
+            ORDER BY g2.code COLLATE "C" LIMIT 1) sp ON TRUE
+        WHERE {s_sql} AND {f_sql} AND {u_sql}"""
+    return sql, {"gen": generation_id, **s_params, **f_params, **u_params}
+
+
+def points(conn: Connection, scope: Scope, f: IncidentFilter, unit_scope: Scope | None,
+           generation_id: int) -> pd.DataFrame:
+    """lon, lat, occurred_at of the selected incidents."""
+    sql, params = selection(conn, scope, f, unit_scope, generation_id)
+    return pd.read_sql_query(text(f"SELECT ST_X(s.geom) AS lon, ST_Y(s.geom) AS lat, "
+                                  f"s.occurred_at FROM ({sql}) s"), conn, params=params)
+
+
+def unit_counts(conn: Connection, scope: Scope, f: IncidentFilter, unit_scope: Scope | None,
+                generation_id: int, level: str, simplify: float = 0.0) -> gpd.GeoDataFrame:
+    """Units of the active generation at `level` inside the scope (and the unit filter), with
+    households, population and the number of selected incidents in each (zeros included)."""
+    if level not in UNIT_LEVELS:
+        raise ValueError(level)
+    sel, params = selection(conn, scope, f, unit_scope, generation_id)
+    geom = f"ST_SimplifyPreserveTopology(u.geom, {float(simplify)})" if simplify else "u.geom"
+    if level == "grid":
+        g_sql, g_params = grid_clause(scope, "u")
+        ug_sql, ug_params = ("TRUE", {}) if unit_scope is None else grid_clause(unit_scope, "uu")
+        sql = f"""
+            WITH sel AS ({sel}), n AS (SELECT grid_id, count(*) AS incidents FROM sel
+                                       GROUP BY grid_id)
+            SELECT u.id, u.code, u.name, a.code AS parent_code, a.name AS parent_name,
+                   u.households, u.population, coalesce(n.incidents, 0) AS incidents,
+                   ST_AsBinary({geom}) AS wkb
+            FROM grid u JOIN admin_area a ON a.id = u.area_id
+            LEFT JOIN n ON n.grid_id = u.id
+            WHERE u.generation_id = :gen AND {g_sql} AND {ug_sql.replace('uu.', 'u.')}
+            ORDER BY u.code COLLATE "C" """
+        params.update(g_params)
+        params.update({k: v for k, v in ug_params.items()})
+    else:
+        a_sql, a_params = area_clause(scope, "u")
+        pa_sql, pa_params = ("TRUE", {}) if unit_scope is None else area_clause(unit_scope, "ua")
+        col = f"{level}_id"
+        sql = f"""
+            WITH sel AS ({sel}),
+            n AS (SELECT g.{col} AS unit_id, count(*) AS incidents
+                  FROM sel JOIN grid g ON g.id = sel.grid_id GROUP BY g.{col}),
+            hh AS (SELECT {col} AS unit_id, sum(households) AS households,
+                          sum(population) AS population
+                   FROM grid WHERE generation_id = :gen GROUP BY {col})
+            SELECT u.id, u.code, u.name, p.code AS parent_code, p.name AS parent_name,
+                   coalesce(hh.households, 0) AS households,
+                   coalesce(hh.population, 0) AS population,
+                   coalesce(n.incidents, 0) AS incidents, ST_AsBinary({geom}) AS wkb
+            FROM admin_area u LEFT JOIN admin_area p ON p.id = u.parent_id
+            LEFT JOIN n ON n.unit_id = u.id LEFT JOIN hh ON hh.unit_id = u.id
+            WHERE u.generation_id = :gen AND u.level = :level AND {a_sql}
+              AND {pa_sql.replace('ua.', 'u.')}
+            ORDER BY u.code COLLATE "C" """
+        params.update(a_params)
+        params.update(pa_params)
+        params["level"] = LEVEL_NUMBER[level]
+    frame = pd.read_sql_query(text(sql), conn, params=params)
+    geoms = shapely.from_wkb([bytes(b) for b in frame.pop("wkb")]) if len(frame) else []
+    return gpd.GeoDataFrame(frame, geometry=list(geoms), crs="EPSG:4326")
