@@ -321,7 +321,8 @@ def bench_token(url: str, username: str, role: str = "admin", units=()) -> str:
         return accounts.create_token(conn, account["id"], "bench")[1]
 
 
-def write_incident_csv(path: Path, n: int, rng: np.random.Generator) -> None:
+def write_incident_csv(path: Path, n: int, rng: np.random.Generator,
+                       prefix: str = "BENCH") -> None:
     from gis.domain import CATEGORIES
     x0, y0, x1, y1 = city_bbox()
     start = np.datetime64("2025-01-01T00:00:00")
@@ -329,7 +330,7 @@ def write_incident_csv(path: Path, n: int, rng: np.random.Generator) -> None:
     occurred = pd.Series(start + seconds.astype("timedelta64[s]")).dt.strftime(
         "%Y-%m-%dT%H:%M:%S") + "+08:00"
     pd.DataFrame({
-        "external_id": [f"BENCH-{i:07d}" for i in range(1, n + 1)],
+        "external_id": [f"{prefix}-{i:07d}" for i in range(1, n + 1)],
         "category": rng.choice(sorted(CATEGORIES), n),
         "occurred_at": occurred,
         "lon": np.round(rng.uniform(x0, x1, n), 6),
@@ -351,6 +352,48 @@ def bench_import(url: str, n: int, rng: np.random.Generator) -> None:
         notes=f"{t:.2f} s end to end (read, validate, assign, COPY, commit); "
               f"{report.inserted:,} inserted, {report.uncovered:,} uncovered, "
               f"{len(report.bad_rows)} bad")
+
+
+def bench_hotspot_page(url: str, n_incidents: int, rng: np.random.Generator) -> None:
+    """GET /maps/hotspots (density, heat, weekly slider, Gi* with 9,999 permutations over the
+    ~1,000 Anda grids) with n_incidents in the database, over HTTP."""
+    import requests
+    from sqlalchemy import text
+
+    from gis import service
+    from gis.store import db
+    engine = db.engine(url)
+    with engine.connect() as conn:
+        have = conn.execute(text("SELECT count(*) FROM incident")).scalar_one()
+    if have < n_incidents:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "more.csv"
+            write_incident_csv(path, n_incidents - have, rng, prefix="HOT")
+            service.import_incidents(engine, path)
+    with engine.connect() as conn:
+        total = conn.execute(text("SELECT count(*) FROM incident")).scalar_one()
+    print(f"\n== hotspot page ({total:,} incidents) ==", flush=True)
+    proc, base = start_server(url)
+    try:
+        with requests.Session() as session:
+            session.headers["Authorization"] = f"Bearer {bench_token(url, 'bench-hotspots')}"
+            samples = []
+            for i in range(4):
+                t = time.perf_counter()
+                resp = session.get(f"{base}/maps/hotspots", timeout=120)
+                dt = time.perf_counter() - t
+                if resp.status_code != 200:
+                    raise RuntimeError(f"hotspot page answered {resp.status_code}")
+                if i:  # the first request also imports esda/libpysal in the server
+                    samples.append(dt)
+        size = len(resp.content) / 1e6
+        med = statistics.median(samples)
+        add("GET /maps/hotspots (whole page)", f"Anda, {total:,} incidents, 1,011 grids",
+            f"median {med:.2f} s · max {max(samples):.2f} s", "< 2 s", med < 2.0,
+            notes=f"{len(samples)} warm runs; {size:.1f} MB of HTML; density, heat, weekly "
+                  "slider, Gi* 9,999 permutations")
+    finally:
+        stop_server(proc)
 
 
 SOAK_MIX = (("post incident", 0.60), ("repeat post", 0.05), ("locate", 0.20),
@@ -489,6 +532,7 @@ def bench_database(n_lookups: int, n_incidents: int, rng: np.random.Generator,
             run_step(bench_lookups, url, n_lookups, rng)
         if n_incidents:
             run_step(bench_import, url, n_incidents, rng)
+        run_step(bench_hotspot_page, url, 50_000, rng)
         if soak_seconds:
             run_step(bench_soak, url, soak_seconds, soak_clients, seed)
         engine.dispose()

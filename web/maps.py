@@ -33,6 +33,7 @@ LEVEL_LAYER_NAMES = {
     "hamlets": "屯 Hamlets",
 }
 SIMPLIFY_DEG = 0.00005  # about 5 m: display only
+OUTLINE_SIMPLIFY_DEG = 0.0001  # unit outlines drawn as context
 
 
 def new_map(bounds) -> folium.Map:
@@ -55,16 +56,19 @@ def map_parts(m: folium.Map) -> dict:
             "map_script": Markup(root.script.render())}
 
 
-def _collection(conn, name: str, gen_id: int):
+def _collection(conn, name: str, gen_id: int, simplify: float = SIMPLIFY_DEG):
     feats, _ = features.items(conn, features.COLLECTIONS[name],
                               features.ItemQuery(gen_id, principal().scope, limit=100_000,
-                                                 simplify=SIMPLIFY_DEG))
+                                                 simplify=simplify))
     return {"type": "FeatureCollection", "features": feats}
 
 
-def _outline_layers(m, conn, gen_id, show=("cities", "townships", "villages")):
+def _outline_layers(m, conn, gen_id, show=("cities", "townships", "villages"),
+                    levels=tuple(LEVEL_STYLE)):
     for name, style in LEVEL_STYLE.items():
-        fc = _collection(conn, name, gen_id)
+        if name not in levels:
+            continue
+        fc = _collection(conn, name, gen_id, OUTLINE_SIMPLIFY_DEG)
         if not fc["features"]:
             continue
         group = folium.FeatureGroup(name=LEVEL_LAYER_NAMES[name], show=name in show)

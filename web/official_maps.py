@@ -8,6 +8,7 @@ import time
 import folium
 import numpy as np
 import pandas as pd
+import shapely
 from flask import Blueprint, render_template, request, url_for
 from folium.plugins import HeatMap, HeatMapWithTime
 
@@ -28,6 +29,7 @@ from web.maps import SIMPLIFY_DEG, _outline_layers, map_parts, new_map
 bp = Blueprint("officials", __name__, url_prefix="/maps")
 
 BANDWIDTH_M = (250, 500, 1000, 2000)
+QUICK_VIEW_MAX = 20_000  # points sent to the browser's heat layers
 DRILL = {"township": "village", "village": "grid", "hamlet": "grid"}
 STATUS_LABELS = {"reported": "已上报 Reported", "accepted": "已受理 Accepted",
                  "mediating": "调解中 In mediation", "resolved": "已化解 Resolved",
@@ -106,13 +108,16 @@ def hotspots():
         grids = aggregates.unit_counts(conn, scope, f, unit_scope, gen["id"], "grid",
                                        simplify=SIMPLIFY_DEG)
         m = new_map(_bounds(conn, gen["id"], unit_scope))
-        _outline_layers(m, conn, gen["id"], show=("cities", "townships"))
+        _outline_layers(m, conn, gen["id"], show=("cities", "townships"),
+                        levels=("cities", "townships", "villages"))
     legend, density_legend, hot = [], [], None
     if len(pts):
+        cell = max(20.0, bandwidth / 2.5)  # display raster: fine enough for the bands
         surface = kde_surface(pts["lon"].to_numpy(), pts["lat"].to_numpy(), bandwidth,
-                              cell_m=max(25.0, bandwidth / 5))
+                              cell_m=cell)
         bands = density_bands(surface, scheme="EqualInterval", k=5)
         bands = bands[~bands.geometry.is_empty]
+        bands["geometry"] = shapely.simplify(bands.geometry.values, cell / 111_000 / 3)
         layer = folium.FeatureGroup(name=f"核密度 Kernel density ({bandwidth} m)", show=True)
         folium.GeoJson(bands[["label", "colour", "geometry"]].to_json(),
                        style_function=lambda ft: {"fillColor": ft["properties"]["colour"],
@@ -122,12 +127,16 @@ def hotspots():
                            "事件/平方公里 Incidents per km²"])).add_to(layer)
         layer.add_to(m)
         density_legend = [(r.colour, r.label) for r in bands.itertuples()]
-    heat = folium.FeatureGroup(name=f"热力图 Heat map, quick view ({len(pts)})", show=False)
+    # the browser-side layers get a fixed random sample of large selections (the density
+    # surface and the statistics above use every incident)
+    quick = pts if len(pts) <= QUICK_VIEW_MAX else pts.sample(QUICK_VIEW_MAX, random_state=0)
+    sampled = f"{len(quick):,} / {len(pts):,}" if len(quick) < len(pts) else f"{len(pts):,}"
+    heat = folium.FeatureGroup(name=f"热力图 Heat map, quick view ({sampled})", show=False)
     gradient = {0.2: "#2c7bb6", 0.45: "#abd9e9", 0.65: "#ffffbf", 0.85: "#fdae61", 1.0: "#d7191c"}
-    HeatMap(pts[["lat", "lon"]].to_numpy().round(6).tolist(), radius=14, blur=18,
+    HeatMap(quick[["lat", "lon"]].to_numpy().round(6).tolist(), radius=14, blur=18,
             min_opacity=0.3, gradient=gradient).add_to(heat)
     heat.add_to(m)
-    weeks, index = _weekly(pts)
+    weeks, index = _weekly(quick)
     if weeks:
         HeatMapWithTime(weeks, index=index, name="按周 Weekly (time slider)", radius=14,
                         auto_play=False, max_opacity=0.8, show=False).add_to(m)

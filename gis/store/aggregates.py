@@ -7,6 +7,7 @@ incidents from other generations with no re-assignment are placed by their point
 from __future__ import annotations
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 from sqlalchemy import Connection, text
@@ -60,10 +61,15 @@ def selection(conn: Connection, scope: Scope, f: IncidentFilter, unit_scope: Sco
 
 def points(conn: Connection, scope: Scope, f: IncidentFilter, unit_scope: Scope | None,
            generation_id: int) -> pd.DataFrame:
-    """lon, lat, occurred_at of the selected incidents."""
+    """lon, lat and occurred_at (UTC) of the selected incidents."""
     sql, params = selection(conn, scope, f, unit_scope, generation_id)
-    return pd.read_sql_query(text(f"SELECT ST_X(s.geom) AS lon, ST_Y(s.geom) AS lat, "
-                                  f"s.occurred_at FROM ({sql}) s"), conn, params=params)
+    # three arrays in one row: far cheaper to fetch than one row per incident
+    row = conn.execute(text(
+        f"SELECT array_agg(ST_X(s.geom)), array_agg(ST_Y(s.geom)), "
+        f"array_agg(extract(epoch FROM s.occurred_at)::float8) FROM ({sql}) s"), params).one()
+    lon, lat, epoch = (np.asarray(v if v is not None else [], dtype="float64") for v in row)
+    return pd.DataFrame({"lon": lon, "lat": lat,
+                         "occurred_at": pd.to_datetime(epoch, unit="s", utc=True)})
 
 
 def unit_counts(conn: Connection, scope: Scope, f: IncidentFilter, unit_scope: Scope | None,
