@@ -46,6 +46,24 @@ def _detail_line(item) -> str:
     return json.dumps(item, ensure_ascii=False)
 
 
+class GridgisGroup(click.Group):
+    """The command group: a lost or refused database connection ends any command with one
+    readable line instead of a traceback (imports are all-or-nothing, so re-running is safe)."""
+
+    def invoke(self, ctx):
+        from sqlalchemy.exc import InterfaceError, OperationalError
+        try:
+            return super().invoke(ctx)
+        except (OperationalError, InterfaceError) as err:
+            reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+            for bar in list(getattr(tqdm, "_instances", ())):  # end progress lines first
+                bar.close()
+            click.secho(f"error: lost the database connection ({reason}); imports are "
+                        "all-or-nothing, so run the same command again to complete it",
+                        fg="red", err=True)
+            sys.exit(1)
+
+
 @click.group()
 def db_group():
     """The database: embedded cluster or GRIDGIS_DATABASE_URL."""

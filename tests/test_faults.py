@@ -188,10 +188,6 @@ class Unreadable(AssertionError):
     """The CLI did not report the lost connection as a plain `error: ...` line."""
 
 
-# Only Unreadable is expected: any other failure of this test is a failure. Once gis/cli.py
-# reports database errors itself, this XPASSes, which fails the run: then drop the marker.
-@pytest.mark.xfail(strict=True, raises=Unreadable, reason="gis/cli.py catches only GridgisError: "
-                   "a lost database connection ends the command with a SQLAlchemy traceback")
 @pytest.mark.parametrize("command", ["incidents", "boundaries"])
 def test_lost_connection_is_reported_readably(command, factory_copy, admin_engine, tmp_path):
     url = factory_copy

@@ -7,7 +7,7 @@ from gis import account_cli
 from gis import cli as data_cli
 
 
-@click.group()
+@click.group(cls=data_cli.GridgisGroup)
 def main():
     """gridgis: grid management for community governance."""
 
