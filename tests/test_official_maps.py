@@ -101,3 +101,26 @@ def test_rates_per_1000_households(demo_client, demo_engine):
                     rf"<td>([\d.]+)</td>", html)
     assert int(row.group(1)) == v["n"] and int(row.group(2)) == v["hh"]
     assert abs(float(row.group(3)) - round(1000 * v["n"] / v["hh"], 2)) < 0.006
+
+
+def test_exports_of_a_filtered_view(demo_client, demo_engine):
+    import csv
+    import io
+    import json
+    res = demo_client.get("/api/v1/exports/incidents?format=csv&category=dispute&days=3660")
+    assert res.status_code == 200 and res.mimetype == "text/csv"
+    body = res.get_data(as_text=True)
+    assert body.startswith("\ufeff")
+    rows = list(csv.DictReader(io.StringIO(body[1:])))
+    with demo_engine.connect() as conn:
+        expected = conn.execute(text("SELECT count(*) FROM incident WHERE category LIKE "
+                                     "'dispute_%'")).scalar_one()
+    assert len(rows) == expected
+    assert {r["类别 Category"] for r in rows} <= {
+        "dispute_neighbour", "dispute_family", "dispute_land", "dispute_labour",
+        "dispute_property"}
+    assert any(r["类别名称 Category name"] == "土地纠纷" for r in rows)
+    res = demo_client.get("/api/v1/exports/incidents?format=geojson&severity=high")
+    fc = json.loads(res.get_data(as_text=True))
+    assert fc["features"] and all(f["properties"]["severity"] == "high" for f in fc["features"])
+    assert demo_client.get("/api/v1/exports/incidents?format=xlsx").status_code == 400
