@@ -1,0 +1,159 @@
+"""Resolution figures per unit (found, mediated, resolved, level shares, time to resolve,
+overdue, incidents per 1,000 households): one SQL statement with GROUP BY GROUPING SETS.
+
+What the figures mean:
+- found (排查): incidents matching the filters;
+- mediated (调解): incidents taken beyond acceptance: mediation started (mediated_at), or the
+  status is mediating, resolved or closed (rows imported without a history count by status);
+- resolved (化解): status resolved or closed; resolution_rate = resolved / found;
+- share_<level>: of the resolved incidents whose resolving level is recorded, the share
+  resolved at grid, village, township and city level (resolved_level_unknown counts the rest,
+  e.g. imported as resolved);
+- median_hours_to_resolve: reported_at to resolved_at, over resolved incidents with a time;
+- overdue: open incidents past a due time now (gis.lifecycle);
+- per_1000_households: found * 1000 / households of the unit's grids inside the jurisdiction
+  (active generation).
+
+Incidents are selected and placed exactly as on the officials' rates map
+(gis.store.aggregates.selection, filters from gis.filters): inside the jurisdiction and the
+filters, counted in the active generation's grid they are assigned to (own assignment, a
+recorded re-assignment, or their point). Incidents outside every grid form a row of their own
+("uncovered"), and at hamlet level so do those in grids without a hamlet ("no unit at this
+level"). Dates apply to occurred_at, in China time, both inclusive.
+"""
+from __future__ import annotations
+
+from sqlalchemy import Connection, text
+
+from gis import lifecycle as lc
+from gis.access import Scope
+from gis.filters import IncidentFilter
+from gis.store.aggregates import selection
+from gis.store.lifecycle import overdue_accept_sql, overdue_resolve_sql
+from gis.store.scope import grid_clause
+
+FIGURE_LEVELS = ("city", "township", "village", "hamlet", "grid")
+NO_UNIT, UNCOVERED = "~none", "~uncovered"
+GROUP_LABELS = {NO_UNIT: "无此级单位 No unit at this level",
+                UNCOVERED: "未覆盖 Uncovered (outside every grid)"}
+# (key, Chinese, English) of every figure column, in output order
+COLUMNS = (
+    ("unit_code", "单位代码", "Unit code"), ("unit_name", "单位名称", "Unit name"),
+    ("kind", "类别", "Row kind"), ("households", "户数", "Households"),
+    ("found", "排查数", "Found"), ("mediated", "调解数", "Mediated"),
+    ("resolved", "化解数", "Resolved"), ("resolution_rate", "化解率", "Resolution rate"),
+    ("resolved_grid", "网格化解", "Resolved at grid"),
+    ("resolved_village", "村级化解", "Resolved at village"),
+    ("resolved_township", "乡镇化解", "Resolved at township"),
+    ("resolved_city", "市级化解", "Resolved at city"),
+    ("resolved_level_unknown", "化解层级未知", "Resolved, level unknown"),
+    ("share_grid", "网格化解占比", "Share resolved at grid"),
+    ("share_village", "村级化解占比", "Share resolved at village"),
+    ("share_township", "乡镇化解占比", "Share resolved at township"),
+    ("share_city", "市级化解占比", "Share resolved at city"),
+    ("median_hours_to_resolve", "化解用时中位数(小时)", "Median hours to resolve"),
+    ("overdue", "超期数", "Overdue"),
+    ("per_1000_households", "每千户事件数", "Incidents per 1,000 households"),
+)
+
+
+def _list(values) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
+def query(conn: Connection, scope: Scope, level: str, f: IncidentFilter,
+          unit_scope: Scope | None, generation_id: int) -> tuple[str, dict]:
+    """The figures statement: one row per unit, then the total (kind 'total')."""
+    if level not in FIGURE_LEVELS:
+        raise ValueError(level)
+    unit_table, grid_col = ("grid", "id") if level == "grid" else ("admin_area", f"{level}_id")
+    sel, params = selection(conn, scope, f, unit_scope, generation_id)
+    g_sql, g_params = grid_clause(scope, "g")
+    params.update(g_params)
+    unit_grids = "TRUE"
+    if unit_scope is not None:
+        unit_grids = "g.code LIKE ANY(:unit_patterns)"
+        params["unit_patterns"] = [u.code if u.level == "grid" else u.prefix + "%"
+                                   for u in unit_scope.units]
+    done = _list(lc.DONE)
+    per_level = ",\n".join(
+        f"count(*) FILTER (WHERE status IN ({done}) AND resolved_level = '{lv}') "
+        f"AS resolved_{lv}" for lv in lc.HANDLING_LEVELS)
+    shares = ",\n".join(
+        f"round(resolved_{lv}::numeric / NULLIF(resolved_known, 0), 4)::float AS share_{lv}"
+        for lv in lc.HANDLING_LEVELS)
+    sql = f"""
+    WITH sel AS ({sel}), inc AS (
+        SELECT i.status, i.reported_at, i.resolved_at, i.resolved_level, i.mediated_at,
+               ({overdue_accept_sql('i')} OR {overdue_resolve_sql('i')}) AS overdue,
+               coalesce(u.code, CASE WHEN sel.grid_id IS NULL THEN '{UNCOVERED}'
+                                     ELSE '{NO_UNIT}' END) AS gkey,
+               u.name AS unit_name
+        FROM sel JOIN incident i ON i.id = sel.id
+        LEFT JOIN grid g ON g.id = sel.grid_id
+        LEFT JOIN {unit_table} u ON u.id = g.{grid_col}
+    ), hh AS (
+        SELECT coalesce(u.code, '{NO_UNIT}') AS gkey, max(u.name) AS unit_name,
+               sum(g.households) AS households
+        FROM grid g
+        LEFT JOIN {unit_table} u ON u.id = g.{grid_col}
+        WHERE g.generation_id = :gen AND {g_sql} AND {unit_grids}
+        GROUP BY 1
+    ), agg AS (
+        SELECT gkey, GROUPING(gkey) AS is_total, max(unit_name) AS unit_name,
+               count(*) AS found,
+               count(*) FILTER (WHERE mediated_at IS NOT NULL
+                                OR status IN ('mediating', {done})) AS mediated,
+               count(*) FILTER (WHERE status IN ({done})) AS resolved,
+               {per_level},
+               count(*) FILTER (WHERE overdue) AS overdue,
+               percentile_cont(0.5) WITHIN GROUP (
+                   ORDER BY extract(epoch FROM resolved_at - reported_at) / 3600)
+                   FILTER (WHERE status IN ({done}) AND resolved_at IS NOT NULL) AS median_hours
+        FROM inc GROUP BY GROUPING SETS ((gkey), ())
+    ), merged AS (
+        SELECT coalesce(a.gkey, h.gkey) AS gkey, coalesce(a.is_total, 0) AS is_total,
+               coalesce(h.unit_name, a.unit_name) AS unit_name,
+               CASE WHEN a.is_total = 1 THEN (SELECT sum(households) FROM hh)
+                    ELSE h.households END AS households,
+               coalesce(a.found, 0) AS found, coalesce(a.mediated, 0) AS mediated,
+               coalesce(a.resolved, 0) AS resolved,
+               {', '.join(f'coalesce(a.resolved_{lv}, 0) AS resolved_{lv}'
+                          for lv in lc.HANDLING_LEVELS)},
+               {' + '.join(f'coalesce(a.resolved_{lv}, 0)' for lv in lc.HANDLING_LEVELS)}
+                   AS resolved_known,
+               coalesce(a.overdue, 0) AS overdue, a.median_hours
+        FROM agg a FULL JOIN hh h ON h.gkey = a.gkey
+    )
+    SELECT CASE WHEN gkey LIKE '~%' THEN NULL ELSE gkey END AS unit_code, unit_name,
+           CASE WHEN is_total = 1 THEN 'total' WHEN gkey = '{UNCOVERED}' THEN 'uncovered'
+                WHEN gkey = '{NO_UNIT}' THEN 'no_unit' ELSE 'unit' END AS kind,
+           households::bigint AS households, found, mediated, resolved,
+           round(resolved::numeric / NULLIF(found, 0), 4)::float AS resolution_rate,
+           {', '.join(f'resolved_{lv}' for lv in lc.HANDLING_LEVELS)},
+           resolved - resolved_known AS resolved_level_unknown,
+           {shares},
+           round(median_hours::numeric, 2)::float AS median_hours_to_resolve,
+           overdue,
+           round(found * 1000.0 / NULLIF(households, 0), 2)::float AS per_1000_households,
+           now() AS now
+    FROM merged
+    ORDER BY is_total, gkey COLLATE "C"
+    """
+    return sql, params
+
+
+def figures(conn: Connection, scope: Scope, level: str, f: IncidentFilter,
+            unit_scope: Scope | None, generation_id: int) -> dict:
+    """{"units": [row, ...], "total": row, "now": time}; each row has the COLUMNS keys.
+    unit_scope: the unit filter (a unit inside the jurisdiction or one of its ancestors)."""
+    sql, params = query(conn, scope, level, f, unit_scope, generation_id)
+    rows = [dict(r) for r in conn.execute(text(sql), params).mappings()]
+    now = rows[-1]["now"]
+    for r in rows:
+        del r["now"]
+        if r["kind"] == "total":
+            r["unit_name"] = "合计 Total"
+        elif r["kind"] != "unit":
+            r["unit_name"] = GROUP_LABELS[NO_UNIT if r["kind"] == "no_unit" else UNCOVERED]
+    return {"units": rows[:-1], "total": rows[-1], "now": now}

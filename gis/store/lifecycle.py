@@ -1,0 +1,154 @@
+"""Incident lifecycle in PostGIS: transitions with optimistic locking and the event log,
+deadline rules, overdue incidents. The rules themselves are in gis.lifecycle."""
+from __future__ import annotations
+
+from sqlalchemy import Connection, text
+
+from gis import lifecycle as lc
+from gis.access import Principal, Scope
+from gis.errors import Conflict
+from gis.store.scope import incident_clause
+
+STATE_COLUMNS = ", ".join(f"i.{c}" for c in ("reported_at", *lc.State.FIELDS))
+LEVEL_NAME = "CASE a.level WHEN 1 THEN 'city' WHEN 2 THEN 'township' WHEN 3 THEN 'village' " \
+             "ELSE 'hamlet' END"
+
+
+def _list(values) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
+def overdue_accept_sql(alias: str = "i", now: str = "now()") -> str:
+    return (f"({alias}.status IN ({_list(lc.AWAITING_ACCEPTANCE)}) "
+            f"AND {alias}.accept_due_at < {now})")
+
+
+def overdue_resolve_sql(alias: str = "i", now: str = "now()") -> str:
+    return f"({alias}.status IN ({_list(lc.OPEN)}) AND {alias}.resolve_due_at < {now})"
+
+
+def rules(conn: Connection) -> dict[str, lc.DeadlineRule]:
+    rows = conn.execute(text("SELECT level, accept_hours, resolve_hours FROM deadline_rule"))
+    return {r.level: lc.DeadlineRule(r.level, float(r.accept_hours), float(r.resolve_hours))
+            for r in rows}
+
+
+def set_rules(conn: Connection, new: list[lc.DeadlineRule]) -> dict[str, lc.DeadlineRule]:
+    """Replace the rules of the given levels. Due times already set do not change; the new
+    hours apply to incidents reported or escalated from now on."""
+    conn.execute(text(
+        "INSERT INTO deadline_rule (level, accept_hours, resolve_hours) "
+        "SELECT * FROM unnest(CAST(:levels AS text[]), CAST(:accept AS numeric[]), "
+        "CAST(:resolve AS numeric[])) "
+        "ON CONFLICT (level) DO UPDATE SET accept_hours = EXCLUDED.accept_hours, "
+        "resolve_hours = EXCLUDED.resolve_hours"),
+        {"levels": [r.level for r in new], "accept": [r.accept_hours for r in new],
+         "resolve": [r.resolve_hours for r in new]})
+    return rules(conn)
+
+
+def _state(row) -> lc.State:
+    return lc.State(**{k: row[k] for k in ("reported_at", *lc.State.FIELDS)})
+
+
+def load(conn: Connection, incident_id: int, scope: Scope, *, lock: bool = False) -> dict | None:
+    """The lifecycle of an incident inside the scope (None otherwise, either case), with the
+    (level, code) pairs of the units that contain it and the database time `now`. lock: hold
+    the row until the transaction ends."""
+    clause, params = incident_clause(scope, "i")
+    row = conn.execute(text(f"""
+        SELECT i.id, i.external_id, {STATE_COLUMNS}, now() AS now,
+               CASE WHEN i.grid_id IS NOT NULL THEN ARRAY[
+                   'grid:' || (SELECT code FROM grid WHERE id = i.grid_id),
+                   (SELECT 'hamlet:' || code FROM admin_area WHERE id = i.hamlet_id),
+                   (SELECT 'village:' || code FROM admin_area WHERE id = i.village_id),
+                   (SELECT 'township:' || code FROM admin_area WHERE id = i.township_id),
+                   (SELECT 'city:' || code FROM admin_area WHERE id = i.city_id)]
+               ELSE ARRAY(SELECT {LEVEL_NAME} || ':' || a.code FROM admin_area a
+                          WHERE a.generation_id = i.generation_id AND ST_Covers(a.geom, i.geom))
+               END AS units
+        FROM incident i WHERE i.id = :id AND {clause}
+        {'FOR UPDATE OF i' if lock else ''}"""), {"id": incident_id, **params}).mappings().first()
+    if row is None:
+        return None
+    out = dict(row)
+    out["state"] = _state(row)
+    out["units"] = {tuple(u.split(":", 1)) for u in row["units"] if u}
+    return out
+
+
+def transition(conn: Connection, incident_id: int, action: str, *, version: int,
+               note: str | None, actor: Principal) -> dict | None:
+    """Apply an action to an incident inside the actor's scope, in the caller's transaction.
+
+    None when the incident is not visible (missing or outside the scope). Conflict (409) when
+    `version` is not the current one, Forbidden when the incident is handled above the actor's
+    level, UnprocessableError when the state machine refuses; nothing changes then. Returns
+    the loaded row (with the new state) and the event written."""
+    row = load(conn, incident_id, actor.scope, lock=True)
+    if row is None:
+        return None
+    old: lc.State = row["state"]
+    if version != old.version:
+        raise Conflict(f"incident {incident_id} is at version {old.version} "
+                       f"({lc.STATUS_LABELS[old.status]} at {old.handling_level} level), not "
+                       f"version {version}; reload it and try again", field="version",
+                       details={"current_version": old.version, "status": old.status,
+                                "handling_level": old.handling_level})
+    lc.check_may_act(lc.acting_level(actor.scope, row["units"]), old)
+    new = lc.apply(old, action, row["now"], rules(conn), note)
+    sets = ", ".join(f"{c} = :{c}" for c in lc.State.FIELDS)
+    updated = conn.execute(text(f"UPDATE incident SET {sets} WHERE id = :id AND version = :old"),
+                           {**{c: getattr(new, c) for c in lc.State.FIELDS},
+                            "id": incident_id, "old": old.version}).rowcount
+    if updated != 1:  # cannot happen while the row is locked; never write a lost update
+        raise Conflict(f"incident {incident_id} changed while it was being updated")
+    event = conn.execute(text(
+        "INSERT INTO incident_event (incident_id, at, action, from_status, to_status, "
+        "from_level, to_level, account_id, username, note) "
+        "VALUES (:i, :at, :a, :fs, :ts, :fl, :tl, :acc, :u, :n) "
+        "RETURNING id, at, action, from_status, to_status, from_level, to_level, account_id, "
+        "username, note"),
+        {"i": incident_id, "at": row["now"], "a": action, "fs": old.status, "ts": new.status,
+         "fl": old.handling_level, "tl": new.handling_level, "acc": actor.account_id,
+         "u": actor.username, "n": note}).mappings().one()
+    row["state"] = new
+    return {**row, "event": dict(event), "previous": old}
+
+
+def events(conn: Connection, incident_id: int) -> list[dict]:
+    """The event log of an incident, oldest first (the caller checks visibility)."""
+    return [dict(r) for r in conn.execute(text(
+        "SELECT id, at, action, from_status, to_status, from_level, to_level, account_id, "
+        "username, note FROM incident_event WHERE incident_id = :i ORDER BY at, id"),
+        {"i": incident_id}).mappings()]
+
+
+def overdue(conn: Connection, scope: Scope, *, kind: str = "any", limit: int = 100,
+            offset: int = 0) -> tuple[list[dict], int, object]:
+    """Open incidents past a due time inside the scope, longest overdue first. kind: accept,
+    resolve or any. Returns (rows, total, now)."""
+    clause, params = incident_clause(scope, "i")
+    acc, res = overdue_accept_sql("i"), overdue_resolve_sql("i")
+    which = {"accept": acc, "resolve": res, "any": f"({acc} OR {res})"}[kind]
+    rows = conn.execute(text(f"""
+        SELECT i.id, i.source, i.external_id, i.category, i.severity, i.status,
+               i.handling_level, i.occurred_at, i.reported_at, i.accept_due_at,
+               i.resolve_due_at, {acc} AS overdue_accept, {res} AS overdue_resolve,
+               round(CAST(extract(epoch FROM now() - CASE WHEN {acc}
+                   THEN least(i.accept_due_at, i.resolve_due_at) ELSE i.resolve_due_at END)
+                   / 3600 AS numeric), 2)::float AS hours_overdue,
+               g.code AS grid_code, v.code AS village_code, t.code AS township_code,
+               count(*) OVER () AS total, now() AS now
+        FROM incident i
+        LEFT JOIN grid g ON g.id = i.grid_id
+        LEFT JOIN admin_area v ON v.id = i.village_id
+        LEFT JOIN admin_area t ON t.id = i.township_id
+        WHERE {clause} AND {which}
+        ORDER BY hours_overdue DESC, i.id LIMIT :limit OFFSET :offset"""),
+        {**params, "limit": limit, "offset": offset}).mappings().all()
+    if rows:
+        return [dict(r) for r in rows], rows[0]["total"], rows[0]["now"]
+    total, now = conn.execute(text(
+        f"SELECT count(*), now() FROM incident i WHERE {clause} AND {which}"), params).one()
+    return [], total, now
