@@ -77,6 +77,15 @@ def _date(raw: str | None, name: str) -> date | None:
         raise InputError(f"{name}={raw!r} is not a date (YYYY-MM-DD)", field=name)
 
 
+def _unit(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    try:
+        return check_code(raw)
+    except InputError as err:
+        raise InputError(err.message, field="unit")
+
+
 def parse_filter(args, today: date | None = None) -> IncidentFilter:
     """An IncidentFilter from a mapping of query parameters; InputError names the bad one."""
     keys = ("category", "severity", "status", "start", "end", "days", "unit")
@@ -98,5 +107,5 @@ def parse_filter(args, today: date | None = None) -> IncidentFilter:
         severities=_choices(raw.get("severity"), SEVERITIES, "severity"),
         statuses=_choices(raw.get("status"), STATUSES, "status"),
         start=start, end=end,
-        unit=check_code(raw["unit"]) if raw.get("unit") else None,
+        unit=_unit(raw.get("unit")),
         raw=raw)

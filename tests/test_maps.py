@@ -49,7 +49,7 @@ def test_hotspot_filters_in_url(factory_client):
                      "start=2026-02-15&end=2026-02-15": 1, "category=dispute": 2,
                      "severity=high": 1, "unit=231281101001001001&category=dispute_land": 2}
     for query, field in (("category=ufo", "category"), ("start=2026-13-01", "start"),
-                         ("days=0", "days"), ("unit=12", "code"), ("bandwidth=5", "bandwidth"),
+                         ("days=0", "days"), ("unit=12", "unit"), ("bandwidth=5", "bandwidth"),
                          ("start=2026-03-01&end=2026-02-01", "start"),
                          ("unit=999999999999", "unit")):
         res = factory_client.get(f"/maps/hotspots?{query}")

@@ -27,11 +27,14 @@ def filter_clause(f: IncidentFilter, alias: str = "i") -> tuple[str, dict]:
         if values:
             where.append(f"{alias}.{col} = ANY(:f_{col})")
             params[f"f_{col}"] = list(values)
+    # dates are China days, whatever the server's time zone
     if f.start:
-        where.append(f"{alias}.occurred_at >= (CAST(:f_start AS date) - interval '8 hours')")
+        where.append(f"{alias}.occurred_at >= "
+                     f"(CAST(:f_start AS timestamp) AT TIME ZONE 'Asia/Shanghai')")
         params["f_start"] = f.start
     if f.end:
-        where.append(f"{alias}.occurred_at < (CAST(:f_end AS date) + interval '16 hours')")
+        where.append(f"{alias}.occurred_at < "
+                     f"((CAST(:f_end AS timestamp) + interval '1 day') AT TIME ZONE 'Asia/Shanghai')")
         params["f_end"] = f.end
     return " AND ".join(where), params
 

@@ -121,22 +121,3 @@ def uncovered(conn: Connection, scope: Scope, limit: int = 5000) -> list[dict]:
         f"ST_Y(i.geom) AS lat FROM incident i WHERE i.grid_id IS NULL AND {clause} "
         f"ORDER BY i.id LIMIT :limit"), {**params, "limit": limit}).mappings()]
 
-
-def points(conn: Connection, scope: Scope, *, category: str | None = None, start=None,
-           end=None) -> np.ndarray:
-    """(lat, lon) of the incidents matching the filters, as an n x 2 array. start/end are
-    dates in China time, both inclusive."""
-    clause, params = incident_clause(scope)
-    where = [clause]
-    if category:
-        where.append("i.category = :category")
-        params["category"] = category
-    if start:
-        where.append("i.occurred_at >= (CAST(:start AS date) - interval '8 hours')")
-        params["start"] = start
-    if end:
-        where.append("i.occurred_at < (CAST(:end AS date) + interval '16 hours')")
-        params["end"] = end
-    rows = conn.execute(text(f"SELECT ST_Y(i.geom), ST_X(i.geom) FROM incident i "
-                             f"WHERE {' AND '.join(where)}"), params).all()
-    return np.array(rows, dtype="float64").reshape(-1, 2)
