@@ -55,7 +55,7 @@ def test_gi_star_page_matches_esda_on_the_same_counts(demo_client, demo_engine):
 
 def test_counts_per_township_match_an_independent_count(demo_client, demo_engine):
     rows, html = rates_rows(demo_client, "level=township&measure=count")
-    assert "每千户事件数" not in html and "事件数 Incidents" in html
+    assert "图例 Legend: 事件数 Incidents" in html
     with demo_engine.connect() as conn:
         expected = dict(conn.execute(text(
             "SELECT t.code, count(*) FROM incident i JOIN admin_area t ON t.id = i.township_id "
@@ -124,3 +124,22 @@ def test_exports_of_a_filtered_view(demo_client, demo_engine):
     fc = json.loads(res.get_data(as_text=True))
     assert fc["features"] and all(f["properties"]["severity"] == "high" for f in fc["features"])
     assert demo_client.get("/api/v1/exports/incidents?format=xlsx").status_code == 400
+
+
+def test_resolution_measure_and_figures_table(demo_client, demo_engine):
+    html = demo_client.get("/maps/rates?level=township&measure=resolution").get_data(
+        as_text=True)
+    assert "图例 Legend: 化解率 % Resolution rate" in html
+    with demo_engine.connect() as conn:
+        t = conn.execute(text("""
+            SELECT a.code, count(*) AS n,
+                   count(*) FILTER (WHERE i.status IN ('resolved', 'closed')) AS r
+            FROM incident i JOIN admin_area a ON a.id = i.township_id
+            GROUP BY a.code ORDER BY n DESC LIMIT 1""")).mappings().one()
+    cells = re.search(rf"<small>{t['code']}</small></td>\s*<td>(\d+)</td><td>\d+</td>"
+                      rf"<td>[^<]*</td>\s*<td>([\d.]+)</td>", html)
+    assert int(cells.group(1)) == t["n"]
+    assert abs(float(cells.group(2)) - round(100 * t["r"] / t["n"], 1)) < 0.051
+    link = re.search(r'id="gg-figures-csv" href="([^"]+)"', html).group(1).replace("&amp;", "&")
+    res = demo_client.get(link)
+    assert res.status_code == 200 and res.get_data(as_text=True).startswith("\ufeff")

@@ -20,7 +20,7 @@ from gis.analysis.rates import rate_per_1000_households
 from gis.domain import CATEGORIES, LEVEL_LABELS
 from gis.errors import Forbidden, InputError
 from gis.filters import GROUPS, IncidentFilter, parse_filter
-from gis.store import accounts, aggregates, features
+from gis.store import accounts, aggregates, features, figures
 from gis.store import boundaries as bstore
 from web import engine
 from web.auth import principal, requires
@@ -30,6 +30,13 @@ bp = Blueprint("officials", __name__, url_prefix="/maps")
 
 BANDWIDTH_M = (250, 500, 1000, 2000)
 QUICK_VIEW_MAX = 20_000  # points sent to the browser's heat layers
+# measure: (column, decimals, legend caption)
+MEASURES = {
+    "rate": ("rate", 2, "每千户事件数 Incidents per 1,000 households"),
+    "count": ("incidents", 0, "事件数 Incidents"),
+    "resolution": ("resolution_pct", 1, "化解率 % Resolution rate"),
+    "overdue": ("overdue", 0, "超期事件 Overdue incidents"),
+}
 DRILL = {"township": "village", "village": "grid", "hamlet": "grid"}
 STATUS_LABELS = {"reported": "已上报 Reported", "accepted": "已受理 Accepted",
                  "mediating": "调解中 In mediation", "resolved": "已化解 Resolved",
@@ -187,44 +194,48 @@ def rates():
         raise InputError(f"level must be one of {', '.join(aggregates.UNIT_LEVELS)}",
                          field="level")
     measure = request.args.get("measure") or "rate"
-    if measure not in ("rate", "count"):
-        raise InputError("measure must be rate or count", field="measure")
+    if measure not in MEASURES:
+        raise InputError(f"measure must be one of {', '.join(MEASURES)}", field="measure")
     scope = principal().scope
     with engine().connect() as conn:
         gen = bstore.require_active_generation(conn)
         unit_scope = _unit_scope(conn, f)
         units = aggregates.unit_counts(conn, scope, f, unit_scope, gen["id"], level,
                                        simplify=SIMPLIFY_DEG)
+        table = figures.figures(conn, scope, level, f, unit_scope, gen["id"])
         m = new_map(_bounds(conn, gen["id"], unit_scope))
     units["rate"] = np.round(rate_per_1000_households(units["incidents"], units["households"]), 2)
-    values = units["rate"] if measure == "rate" else units["incidents"].astype(float)
-    classes = classify(values.to_numpy(), "FisherJenks", k=5,
-                       decimals=2 if measure == "rate" else 0)
+    by_code = {r["unit_code"]: r for r in table["units"] if r["kind"] == "unit"}
+    for key in ("resolution_rate", "overdue", "median_hours_to_resolve", "share_grid"):
+        units[key] = [_num(by_code.get(c, {}).get(key)) for c in units["code"]]
+    units["resolution_pct"] = np.round(units["resolution_rate"] * 100, 1)
+    column, decimals, caption = MEASURES[measure]
+    values = units[column].astype(float)
+    classes = classify(values.to_numpy(), "FisherJenks", k=5, decimals=decimals)
     units["colour"] = classes.value_colours()
     child = DRILL.get(level)
     units["drill"] = [url_for("officials.rates", level=child, **_query(f, unit=code))
                       if child else "" for code in units["code"]]
-    caption = ("每千户事件数 Incidents per 1,000 households" if measure == "rate"
-               else "事件数 Incidents")
     layer = folium.FeatureGroup(name=f"{LEVEL_LABELS[level][0]} {LEVEL_LABELS[level][1]}",
                                 show=True)
     if len(units):
-        props = ["code", "name", "incidents", "households", "rate", "colour", "drill"]
+        props = ["code", "name", "incidents", "households", "rate", "resolution_pct",
+                 "overdue", "colour", "drill"]
         folium.GeoJson(
             units[props + ["geometry"]].to_json(),
             style_function=lambda ft: {"fillColor": ft["properties"]["colour"],
                                        "color": "#444444", "weight": 0.8, "fillOpacity": 0.7},
             highlight_function=lambda ft: {"weight": 2.5, "color": "#000000"},
-            tooltip=folium.GeoJsonTooltip(["code", "name", "incidents", "households", "rate"],
-                                          aliases=["代码 Code", "名称 Name", "事件 Incidents",
-                                                   "户数 Households", "每千户 Per 1,000 hh"]),
+            tooltip=folium.GeoJsonTooltip(
+                ["code", "name", "incidents", "households", "rate", "resolution_pct", "overdue"],
+                aliases=["代码 Code", "名称 Name", "事件 Incidents", "户数 Households",
+                         "每千户 Per 1,000 hh", "化解率 Resolved %", "超期 Overdue"]),
             popup=folium.GeoJsonPopup(["name", "drill"], aliases=["", "下钻 Drill down"],
                                       labels=True) if child else None,
         ).add_to(layer)
     layer.add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
-    rows = units.drop(columns="geometry").sort_values(
-        "rate" if measure == "rate" else "incidents", ascending=False).to_dict("records")
+    rows = units.drop(columns="geometry").sort_values(column, ascending=False).to_dict("records")
     up = _parent_link(f, level)
     return render_template("analysis.html", title="分级事件率 Incident rates", page="rates",
                            stats={"incidents": int(units["incidents"].sum()),
@@ -232,7 +243,14 @@ def rates():
                            legend=[(r["colour"], r["label"]) for r in classes.legend()],
                            legend_title=caption, level=level, measure=measure, rows=rows,
                            child=child, up=up, levels=aggregates.UNIT_LEVELS,
+                           measures=MEASURES, totals=table["total"],
+                           figures_csv=url_for("incidents_api.figures", level=level, format="csv",
+                                               **f.raw),
                            **_context(f), **map_parts(m))
+
+
+def _num(value) -> float:
+    return float(value) if value is not None else float("nan")
 
 
 def _query(f: IncidentFilter, **override) -> dict:
