@@ -207,6 +207,11 @@ def demo_load():
             inc = import_incidents(engine, DEMO_INCIDENTS, source="demo", progress=bar.update)
         click.echo(f"demo incidents: {inc.inserted} new, {inc.duplicates} already present, "
                    f"{inc.uncovered} outside every grid")
+        from gis.store.demo import synthesize_history
+        with engine.begin() as conn:
+            filled = synthesize_history(conn)
+        if filled:
+            click.echo(f"demo incidents: synthetic lifecycle times for {filled}")
     except GridgisError as err:
         fail(err)
 
