@@ -9,6 +9,7 @@ here fails test_every_endpoint_is_walked.
 from __future__ import annotations
 
 import io
+import json
 import re
 import uuid
 
@@ -128,6 +129,8 @@ def get_paths(world):
     for level in ("township", "village", "hamlet", "grid"):
         yield f"/maps/rates?level={level}"
     yield f"/maps/rates?level=grid&unit={T2[:9]}001"
+    yield "/api/v1/exports/incidents?format=csv"
+    yield "/api/v1/exports/incidents?format=geojson&category=dispute"
     yield "/api/v1/"
     yield "/api/v1/conformance"
     yield "/api/v1/collections"
@@ -152,6 +155,8 @@ def get_paths(world):
     yield "/api/v1/openapi.json"
     yield "/health"
     yield "/login"
+    yield from lifecycle_paths(world)
+    yield from plan_paths(world)
 
 
 @pytest.mark.parametrize("name", list(ACCOUNTS))
@@ -237,6 +242,124 @@ def _spare_token(world, account) -> int:
         return accounts.create_token(conn, account["id"], "spare")[0]["id"]
 
 
+NEXT_ACTION = {"reported": "accept", "accepted": "mediate", "mediating": "resolve",
+               "resolved": "close"}
+
+
+@pytest.mark.parametrize("name", list(ACCOUNTS))
+def test_lifecycle_outside_the_jurisdiction_changes_nothing(world, reached, name):
+    """Transitions on foreign incidents answer 403 and change nothing; deadlines are the
+    administrator's; the overdue list holds exactly the account's incidents."""
+    w = Walker(world, name, reached)
+    scope = scope_of(w.account)
+    eng = db.engine(world["url"])
+
+    def lifecycle(ext):
+        with eng.connect() as conn:
+            return tuple(conn.execute(text(
+                "SELECT i.status, i.version, i.handling_level, count(e.id) FROM incident i "
+                "LEFT JOIN incident_event e ON e.incident_id = i.id WHERE i.external_id = :e "
+                "GROUP BY i.id"), {"e": ext}).one())
+
+    foreign = [e for e in world["ids"]["incidents"] if e not in w.own]
+    for ext in foreign[:3]:
+        before = lifecycle(ext)
+        res = w.send("POST", f"/api/v1/incidents/{world['ids']['incidents'][ext]}/transitions",
+                     json={"action": NEXT_ACTION[before[0]], "version": before[1]})
+        assert res.status_code == 403 and lifecycle(ext) == before
+    own = next(e for e in sorted(w.own) if lifecycle(e)[0] in NEXT_ACTION)
+    before = lifecycle(own)
+    res = w.send("POST", f"/api/v1/incidents/{world['ids']['incidents'][own]}/transitions",
+                 json={"action": NEXT_ACTION[before[0]], "version": before[1]})
+    if w.account["role"] in ("planner", "client"):
+        assert res.status_code == 403 and lifecycle(own) == before
+    else:
+        assert res.status_code == 200 and lifecycle(own)[1:] == (before[1] + 1, "grid",
+                                                                 before[3] + 1)
+    rules = w.send("GET", "/api/v1/deadlines").get_json()
+    res = w.send("PUT", "/api/v1/deadlines", json={"rules": [
+        {"level": "grid", "accept_hours": 1, "resolve_hours": 2}]})
+    if w.account["role"] == "admin":
+        assert res.status_code == 200
+        res = w.send("PUT", "/api/v1/deadlines", json={"rules": [
+            {k: r[k] for k in ("level", "accept_hours", "resolve_hours")}
+            for r in rules["rules"]]})
+        assert res.status_code == 200
+    else:
+        assert res.status_code == 403
+    assert w.send("GET", "/api/v1/deadlines").get_json() == rules
+    # every incident overdue: the list shows the account's own and nothing else
+    with eng.begin() as conn:
+        conn.execute(text("UPDATE incident SET accept_due_at = now() - interval '2 hours', "
+                          "resolve_due_at = now() - interval '1 hour'"))
+        rows = conn.execute(text("SELECT i.external_id, g.code, i.status FROM incident i "
+                                 "LEFT JOIN grid g ON g.id = i.grid_id")).all()
+    expected = {e for e, code, status in rows if status not in ("resolved", "closed")
+                and (scope.everything or (code and scope.contains_code(code)))}
+    listed = w.send("GET", "/api/v1/incidents/overdue?limit=1000").get_json()["incidents"]
+    assert expected and {i["external_id"] for i in listed} == expected
+
+
+@pytest.mark.parametrize("name", list(ACCOUNTS))
+def test_plans_outside_the_jurisdiction_change_nothing(world, reached, name):
+    """Draft plans: a planner edits only drafts of its own units (others answer 403 and stay as
+    they were), other roles not at all; re-assigning history is the administrator's."""
+    w = Walker(world, name, reached)
+    role = w.account["role"]
+    p = plan_world(world)
+    eng = db.engine(world["url"])
+
+    def drafts():
+        with eng.connect() as conn:
+            return [tuple(r) for r in conn.execute(text(
+                "SELECT d.id, d.version, d.status, count(g.code), sum(g.households), "
+                "md5(string_agg(ST_AsText(g.geom), ',' ORDER BY g.code)) FROM plan_draft d "
+                "LEFT JOIN plan_grid g ON g.draft_id = d.id GROUP BY d.id ORDER BY d.id")).all()]
+
+    def version(plan_id):
+        return next(d[1] for d in drafts() if d[0] == plan_id)
+
+    unit = T2[:9] + "001"
+    grid = {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[
+        [125.2, 46.0], [125.4, 46.0], [125.4, 46.1], [125.2, 46.1], [125.2, 46.0]]]},
+        "properties": {"code": unit + "001", "name": "g", "parent_code": unit}}
+    upload = json.dumps({"type": "FeatureCollection", "features": [grid]}).encode()
+    before, fv = drafts(), version(p["foreign"])
+    writes = [
+        ("POST", "/api/v1/plans", {"json": {"name": "x", "unit_code": unit}}),
+        ("POST", f"/api/v1/plans/{p['foreign']}/edits",
+         {"json": {"op": "split_equal", "code": unit + "001", "k": 2, "version": fv}}),
+        ("POST", f"/api/v1/plans/{p['foreign']}/proposals", {"json": {"unit": unit}}),
+        ("POST", f"/api/v1/plans/{p['foreign']}/publish", {"json": {"version": fv - 1}}),
+        ("POST", "/api/v1/plans/imports", {"data": {"file": (io.BytesIO(upload), "p.geojson")},
+                                           "content_type": "multipart/form-data"}),
+    ]
+    for method, path, kw in writes:
+        res = w.send(method, path, **kw)
+        if role == "admin":
+            assert res.status_code in (200, 201, 409), (path, res.get_json())
+        else:
+            assert res.status_code == 403, (path, res.get_json())
+    if role != "admin":
+        assert drafts() == before
+    res = w.send("POST", f"/api/v1/generations/{p['generation']}/reassign-history")
+    assert res.status_code == (200 if role == "admin" else 403)
+    # the planner's own drafts: opened, edited, undone
+    own = "231281101002"
+    res = w.send("POST", "/api/v1/plans", json={"name": f"walk-{name}", "unit_code": own})
+    assert res.status_code == (201 if role in ("admin", "planner") else 403)
+    if res.status_code == 201:
+        plan_id = res.get_json()["draft"]["id"]
+        res = w.send("POST", f"/api/v1/plans/{plan_id}/edits",
+                     json={"op": "split_equal", "code": own + "001", "k": 2, "version": 1})
+        assert res.status_code == 200 and res.get_json()["added"] == [own + "003"]
+        res = w.send("POST", f"/api/v1/plans/{plan_id}/edits", json={"op": "undo", "version": 2})
+        assert res.status_code == 200 and res.get_json()["removed"] == [own + "003"]
+    with eng.connect() as conn:
+        assert conn.execute(text("SELECT id FROM generation WHERE is_active")).scalar() == \
+            p["generation"]
+
+
 def test_every_endpoint_is_walked(world, reached):
     """Runs last in this module: every route of the app was requested by the tests above."""
     app = client_for(world["url"], None).application
@@ -275,3 +398,43 @@ def test_ancestor_codes():
         "231281000000", "231281101000", "231281101001", "231281101001001"]
     assert ancestor_codes("231281101000") == ["231281000000"]
     assert ancestor_codes("231281000000") == []
+
+
+def lifecycle_paths(world):
+    """Lifecycle, deadlines, overdue incidents and figures (web/incidents_api.py)."""
+    for ext, iid in world["ids"]["incidents"].items():
+        yield f"/api/v1/incidents/{iid}/events"
+    yield "/api/v1/incidents/overdue?limit=1000"
+    yield "/api/v1/deadlines"
+    for level in ("city", "township", "village", "hamlet", "grid"):
+        yield f"/api/v1/figures?level={level}"
+    yield "/api/v1/figures?level=grid&format=csv"
+    yield f"/api/v1/figures?level=village&unit={T1}"
+
+
+def plan_world(world) -> dict:
+    """Drafts for the plan routes (made once): in planner-v's village, and in T2's."""
+    if "plans" not in world:
+        from gis import plans
+        from gis.access import SYSTEM
+        with db.engine(world["url"]).begin() as conn:
+            own = plans.create_draft(conn, SYSTEM, {"name": "own", "unit_code": "231281101002"})
+            foreign = plans.create_draft(conn, SYSTEM, {"name": "foreign",
+                                                        "unit_code": T2[:9] + "001"})
+            gen = conn.execute(text("SELECT id FROM generation WHERE is_active")).scalar_one()
+        world["plans"] = {"own": own["id"], "foreign": foreign["id"], "generation": gen}
+    return world["plans"]
+
+
+def plan_paths(world):
+    """Draft plans and generations (web/plans_api.py)."""
+    p = plan_world(world)
+    yield "/api/v1/plans"
+    yield "/api/v1/plans?status=open"
+    for plan_id in (p["own"], p["foreign"]):
+        for suffix in ("", "/grids", "/history", "/checks?min=200&max=400", "/compare",
+                       "/export?format=geojson"):
+            yield f"/api/v1/plans/{plan_id}{suffix}"
+    yield "/api/v1/generations"
+    yield f"/api/v1/generations/{p['generation']}/export?format=geojson"
+    yield f"/api/v1/generations/{p['generation']}/export?format=geojson&layer=village"

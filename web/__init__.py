@@ -11,8 +11,8 @@ from gis.store import db
 
 UPLOAD_ENDPOINTS = set()  # endpoints that accept files up to GRIDGIS_MAX_UPLOAD_MB
 # Modules with a blueprint `bp` (and optionally OPENAPI_PATHS for web/openapi.py), in order.
-BLUEPRINT_MODULES = ("auth", "api", "accounts_api", "imports_api", "ogc", "openapi", "maps",
-                     "official_maps", "exports", "pages")
+BLUEPRINT_MODULES = ("auth", "api", "accounts_api", "imports_api", "incidents_api", "ogc",
+                     "openapi", "maps", "official_maps", "plans_api", "exports", "pages")
 
 
 def blueprint_modules():
@@ -51,7 +51,8 @@ def create_app(config: dict | None = None) -> Flask:
         sources = [("query", request.args), ("form", request.form)]
         for where, values in sources:
             for key, value in values.items(multi=True):
-                if "\x00" in key or "\x00" in value:
+                key = key or ""  # werkzeug gives None for a multipart name it cannot parse
+                if "\x00" in key or "\x00" in (value or ""):
                     raise InputError(f"{where} parameter {key!r} contains a NUL character",
                                      field=key.replace("\x00", ""))
         if request.is_json:
