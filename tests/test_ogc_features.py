@@ -59,10 +59,11 @@ def test_incidents_datetime_filter(factory_client):
             "type": "Feature", "geometry": {"type": "Point", "coordinates": [125.01, 46.01]},
             "properties": {"external_id": f"OGC-{i}", "source": "ogc-test",
                            "category": "petition", "occurred_at": when}})
-    url = "/api/v1/collections/incidents/items?datetime=2026-02-01T00:00:00Z/..&limit=1000"
+    url = "/api/v1/collections/incidents/items?datetime=2026-02-01T00:00:00Z/..&limit=10000"
     ids = {f["properties"]["external_id"] for f in factory_client.get(url).get_json()["features"]}
     assert {"OGC-1", "OGC-2"} <= ids and "OGC-0" not in ids
-    url = "/api/v1/collections/incidents/items?datetime=2026-02-01T00:00:00Z/2026-04-01T00:00:00Z"
+    url = ("/api/v1/collections/incidents/items"
+           "?datetime=2026-02-01T00:00:00Z/2026-04-01T00:00:00Z&limit=10000")
     ids = {f["properties"]["external_id"] for f in factory_client.get(url).get_json()["features"]}
     assert "OGC-1" in ids and not {"OGC-0", "OGC-2"} & ids
 
