@@ -16,7 +16,9 @@ Measures
 3. bulk import: gis.service.import_incidents of a generated CSV (read, validate, assign, COPY);
 4. soak: concurrent clients with API tokens post incidents (some repeated), locate points and
    read features and the hotspot map for a few minutes on loopback; throughput, latency
-   percentiles, errors, and whether the incidents stored equal the posts answered 201.
+   percentiles, errors, and whether the incidents stored equal the posts answered 201;
+5. the officials' hotspot page over HTTP with 50,000 incidents (target < 2 s), and one planner
+   edit plus its live check in a village of 50 grids (target < 300 ms).
 
 The throwaway database is created on the server tests use (embedded cluster or
 GRIDGIS_DATABASE_URL) and dropped at the end. Exit status is 0 even when a target is missed;
@@ -354,6 +356,21 @@ def bench_import(url: str, n: int, rng: np.random.Generator) -> None:
               f"{len(report.bad_rows)} bad")
 
 
+def bench_plan_edit(repeats: int) -> None:
+    """One planner edit (split by a line) plus its live check in a village of 50 grids, in
+    process (gis.plan_checks.benchmark_edit_check); the API adds its own time (see the note)."""
+    from gis.plan_checks import benchmark_edit_check
+    print("\n== planner edit + live check ==", flush=True)
+    r = benchmark_edit_check(n_grids=50, repeats=repeats)
+    total = r["edit_ms"]["median"] + r["incremental_check_ms"]["median"]
+    worst = r["edit_ms"]["max"] + r["incremental_check_ms"]["max"]
+    add("plan edit + live check (village of 50 grids)", f"{r['grids']} grids, {repeats} edits",
+        f"median {total:.1f} ms · max {worst:.1f} ms", "< 300 ms", worst < 300,
+        notes=f"split {r['edit_ms']['median']} ms + incremental check "
+              f"{r['incremental_check_ms']['median']} ms over {r['grids_checked_median']:g} "
+              f"grids; full check {r['full_check_ms']['median']} ms")
+
+
 def bench_hotspot_page(url: str, n_incidents: int, rng: np.random.Generator) -> None:
     """GET /maps/hotspots (density, heat, weekly slider, Gi* with 9,999 permutations over the
     ~1,000 Anda grids) with n_incidents in the database, over HTTP."""
@@ -652,6 +669,7 @@ def main(argv=None) -> int:
     del sets
     gc.collect()
 
+    run_step(bench_plan_edit, 30 if full else 10)
     db_info = {}
     if not args.no_db:
         try:
