@@ -6,22 +6,14 @@ from flask import Blueprint, jsonify, request
 from gis.access import ROLE_PERMISSIONS, ROLES
 from gis.errors import InputError
 from gis.incidents import parse_time
-from gis.store import accounts
-from gis.store import audit
+from gis.store import accounts, audit
 from web import engine
 from web.api import not_visible
 from web.auth import audit_event, principal, requires
-from web.params import int_arg
+from web.params import int_arg, json_object
 
 bp = Blueprint("accounts_api", __name__, url_prefix="/api/v1")
 MAX_PAGE = 1000
-
-
-def _json_body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise InputError("send a JSON object (Content-Type: application/json)")
-    return body
 
 
 def _account_json(a: dict) -> dict:
@@ -66,7 +58,7 @@ def create_token():
     """A new API token for the signed-in account (or, for administrators, for account_id).
     The secret is in the answer only once."""
     p = principal()
-    body = _json_body()
+    body = json_object()
     account_id = body.get("account_id", p.account_id)
     if not isinstance(account_id, int) or isinstance(account_id, bool):
         raise InputError("account_id must be an integer", field="account_id")
@@ -114,7 +106,7 @@ def _units(body: dict):
 @bp.post("/accounts")
 @requires("account.manage")
 def create_account():
-    body = _json_body()
+    body = json_object()
     for key in ("username", "role", "password"):
         if not isinstance(body.get(key), str):
             raise InputError(f"{key} is required (a string)", field=key)
@@ -132,7 +124,7 @@ def create_account():
 @bp.patch("/accounts/<int:account_id>")
 @requires("account.manage")
 def update_account(account_id: int):
-    body = _json_body()
+    body = json_object()
     if "active" in body and not isinstance(body["active"], bool):
         raise InputError("active must be true or false", field="active")
     for key in ("role", "password", "display_name"):

@@ -16,8 +16,8 @@ from gis.store import aggregates
 from gis.store import boundaries as bstore
 from web import engine
 from web.auth import audit_event, principal, requires
-from web.official_maps import _unit_scope
 from web.openapi import _op, _param
+from web.params import unit_filter_scope
 
 bp = Blueprint("exports", __name__, url_prefix="/api/v1/exports")
 MAX_ROWS = 500_000
@@ -55,7 +55,7 @@ def incidents():
     f = parse_filter(request.args)
     with engine().connect() as conn:
         gen = bstore.require_active_generation(conn)
-        unit_scope = _unit_scope(conn, f)
+        unit_scope = unit_filter_scope(conn, f)
         rows = _rows(conn, f, unit_scope, gen["id"])
     if len(rows) > MAX_ROWS:
         raise InputError(f"more than {MAX_ROWS:,} incidents match; narrow the filter")

@@ -9,11 +9,9 @@ import pandas as pd
 from flask import Blueprint, Response, jsonify, request
 
 from gis import lifecycle as lc
-from gis.access import Scope
 from gis.domain import STATUSES
 from gis.errors import Forbidden, InputError, UnprocessableError
-from gis.filters import IncidentFilter, parse_filter
-from gis.store import accounts
+from gis.filters import parse_filter
 from gis.store import boundaries as bstore
 from gis.store import figures as fstore
 from gis.store import lifecycle as lstore
@@ -21,7 +19,7 @@ from web import engine
 from web.api import not_visible
 from web.auth import audit_event, principal, requires
 from web.openapi import NULLABLE_STR, NULLABLE_TIME, TIME, _json, _op, _param
-from web.params import int_arg
+from web.params import int_arg, unit_filter_scope
 
 bp = Blueprint("incidents_api", __name__, url_prefix="/api/v1")
 MAX_PAGE = 1000
@@ -149,21 +147,6 @@ def put_deadlines():
     return jsonify(_rules_json(after))
 
 
-def _unit_scope(conn, f: IncidentFilter) -> Scope | None:
-    """The unit filter as a Scope, refused (before looking it up) outside the jurisdiction;
-    the same rule as the officials' rates map."""
-    if not f.unit:
-        return None
-    scope = principal().scope
-    if not (scope.contains_code(f.unit) or f.unit in scope.ancestor_codes()):
-        raise Forbidden("该单元不在您的管辖范围内 The unit is outside your jurisdiction",
-                        field="unit")
-    try:
-        return Scope(tuple(accounts.resolve_units(conn, [f.unit])))
-    except InputError as err:
-        raise InputError(err.message, field="unit")
-
-
 @bp.get("/figures")
 @requires("incident.read")
 def figures():
@@ -181,7 +164,8 @@ def figures():
     f = parse_filter(request.args)
     with engine().begin() as conn:
         gen = bstore.require_active_generation(conn)
-        out = fstore.figures(conn, principal().scope, level, f, _unit_scope(conn, f), gen["id"])
+        out = fstore.figures(conn, principal().scope, level, f, unit_filter_scope(conn, f),
+                             gen["id"])
         if fmt == "csv":
             audit_event("export", "figures", {"format": "csv", "level": level,
                                               "filters": f.raw, "rows": len(out["units"])},

@@ -12,19 +12,19 @@ import shapely
 from flask import Blueprint, render_template, request, url_for
 from folium.plugins import HeatMap, HeatMapWithTime
 
-from gis.access import Scope
 from gis.analysis.classes import classify
 from gis.analysis.density import density_bands, kde_surface
 from gis.analysis.hotspots import InsufficientData, gi_bin_legend, gi_star
 from gis.analysis.rates import rate_per_1000_households
 from gis.domain import CATEGORIES, LEVEL_LABELS
-from gis.errors import Forbidden, InputError
+from gis.errors import InputError
 from gis.filters import GROUPS, IncidentFilter, parse_filter
-from gis.store import accounts, aggregates, features, figures
+from gis.store import aggregates, features, figures
 from gis.store import boundaries as bstore
 from web import engine
 from web.auth import principal, requires
 from web.maps import SIMPLIFY_DEG, _outline_layers, map_parts, new_map
+from web.params import unit_filter_scope
 
 bp = Blueprint("officials", __name__, url_prefix="/maps")
 
@@ -42,21 +42,6 @@ STATUS_LABELS = {"reported": "已上报 Reported", "accepted": "已受理 Accept
                  "mediating": "调解中 In mediation", "resolved": "已化解 Resolved",
                  "escalated": "已上报上级 Escalated", "closed": "已办结 Closed"}
 SEVERITY_LABELS = {"low": "一般 Low", "medium": "较大 Medium", "high": "重大 High"}
-
-
-def _unit_scope(conn, f: IncidentFilter) -> Scope | None:
-    """The unit filter as a Scope; a unit outside the jurisdiction is refused before looking it
-    up, so the answer never tells whether it exists."""
-    if not f.unit:
-        return None
-    scope = principal().scope
-    if not (scope.contains_code(f.unit) or f.unit in scope.ancestor_codes()):
-        raise Forbidden("该单元不在您的管辖范围内 The unit is outside your jurisdiction",
-                        field="unit")
-    try:
-        return Scope(tuple(accounts.resolve_units(conn, [f.unit])))
-    except InputError as err:
-        raise InputError(err.message, field="unit")
 
 
 def _bandwidth() -> int:
@@ -110,7 +95,7 @@ def hotspots():
     scope = principal().scope
     with engine().connect() as conn:
         gen = bstore.require_active_generation(conn)
-        unit_scope = _unit_scope(conn, f)
+        unit_scope = unit_filter_scope(conn, f)
         pts = aggregates.points(conn, scope, f, unit_scope, gen["id"])
         grids = aggregates.unit_counts(conn, scope, f, unit_scope, gen["id"], "grid",
                                        simplify=SIMPLIFY_DEG)
@@ -199,7 +184,7 @@ def rates():
     scope = principal().scope
     with engine().connect() as conn:
         gen = bstore.require_active_generation(conn)
-        unit_scope = _unit_scope(conn, f)
+        unit_scope = unit_filter_scope(conn, f)
         units = aggregates.unit_counts(conn, scope, f, unit_scope, gen["id"], level,
                                        simplify=SIMPLIFY_DEG)
         table = figures.figures(conn, scope, level, f, unit_scope, gen["id"])

@@ -12,23 +12,15 @@ from pathlib import Path
 from flask import Blueprint, Response, jsonify, request
 
 from gis import plans
-from gis.errors import InputError
 from web import UPLOAD_ENDPOINTS, engine
 from web.auth import audit_event, principal, requires
 from web.imports_api import _saved_upload
 from web.openapi import _geojson, _json, _multipart, _op, _param
-from web.params import int_arg
+from web.params import int_arg, json_object
 
 bp = Blueprint("plans_api", __name__, url_prefix="/api/v1")
 PLAN_SUFFIXES = (".gpkg", ".geojson", ".json", ".zip")
 MAX_HOUSEHOLDS = 100_000
-
-
-def _body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise InputError("send a JSON object (Content-Type: application/json)")
-    return body
 
 
 def _targets():
@@ -63,7 +55,7 @@ def list_plans():
 @requires("plan.edit")
 def create_plan():
     """A new draft: a copy of the active generation's grids in unit_code."""
-    body = _body()
+    body = json_object()
     with engine().begin() as conn:
         draft = plans.create_draft(conn, principal(), body)
         audit_event("plan_edit", f"plan/{draft['id']}",
@@ -119,7 +111,7 @@ def plan_history(plan_id: int):
 @requires("plan.edit")
 def edit_plan(plan_id: int):
     """One edit, undo or redo, saved on the draft version sent (409 when stale)."""
-    body = _body()
+    body = json_object()
     targets = _targets()
     with engine().begin() as conn:
         result = plans.save_edit(conn, principal(), plan_id, body, targets)
@@ -143,7 +135,7 @@ def plan_checks(plan_id: int):
 @requires("plan.edit")
 def plan_proposal(plan_id: int):
     """A proposal for a grid or leaf unit; the draft is not changed."""
-    body = _body()
+    body = json_object()
     targets = _targets()
     with engine().connect() as conn:
         return jsonify(plans.proposal(conn, principal().scope, plan_id, body, targets))
@@ -160,7 +152,7 @@ def plan_compare(plan_id: int):
 @bp.post("/plans/<int:plan_id>/publish")
 @requires("plan.edit")
 def publish_plan(plan_id: int):
-    body = _body()
+    body = json_object()
     with engine().begin() as conn:
         result = plans.publish(conn, principal(), plan_id, body)
         audit_event("plan_publish", f"plan/{plan_id}",
