@@ -53,3 +53,15 @@ def write(frames: dict[str, gpd.GeoDataFrame], path: Path) -> Path:
         if len(frame):
             frame.to_file(path, layer=name, driver="GPKG")
     return path
+
+
+def plan_and_units():
+    """The factory's grids as a draft plan, and the leaf units (hamlets, villages without
+    hamlets) its grids must tile."""
+    import pandas as pd
+    frames = layers()
+    plan = frames["grid"]
+    leaves = pd.concat([frames["hamlet"], frames["village"]])[["code", "name", "geometry"]]
+    units = gpd.GeoDataFrame(leaves[leaves["code"].isin(set(plan["parent_code"]))],
+                             crs="EPSG:4326").reset_index(drop=True)
+    return plan, units

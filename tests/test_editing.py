@@ -35,16 +35,7 @@ TOPOLOGY_RULES = {"overlap", "gap", "outside_parent", "invalid_geometry", "dupli
                   "bad_code", "unknown_parent", "bad_count"}
 
 
-def factory_plan():
-    layers = factory.layers()
-    plan = layers["grid"]
-    leaves = pd.concat([layers["hamlet"], layers["village"]])[["code", "name", "geometry"]]
-    units = gpd.GeoDataFrame(leaves[leaves["code"].isin(set(plan["parent_code"]))],
-                             crs="EPSG:4326").reset_index(drop=True)
-    return plan, units
-
-
-PLAN, UNITS = factory_plan()
+PLAN, UNITS = factory.plan_and_units()
 
 
 def grid(plan, code):

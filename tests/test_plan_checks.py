@@ -24,16 +24,7 @@ LEAF = "231281102001"
 TOP, BOTTOM = LEAF + "001", LEAF + "002"
 
 
-def factory_plan():
-    layers = factory.layers()
-    plan = layers["grid"]
-    leaves = pd.concat([layers["hamlet"], layers["village"]])[["code", "name", "geometry"]]
-    units = gpd.GeoDataFrame(leaves[leaves["code"].isin(set(plan["parent_code"]))],
-                             crs="EPSG:4326").reset_index(drop=True)
-    return plan, units
-
-
-PLAN, UNITS = factory_plan()
+PLAN, UNITS = factory.plan_and_units()
 CLEAN = renumber(PLAN)[0]   # the factory numbered by the rule: no problem at all
 
 

@@ -1,9 +1,7 @@
 """Partition proposals (gis.proposals): balanced grids inside the unit, passing every check."""
 from __future__ import annotations
 
-import geopandas as gpd
 import numpy as np
-import pandas as pd
 import pytest
 import shapely
 from hypothesis import given, settings, strategies as st
@@ -19,16 +17,7 @@ LEAF = "231281102001"
 SOUTH, NORTH = LEAF + "001", LEAF + "002"
 
 
-def factory_plan():
-    layers = factory.layers()
-    plan = layers["grid"]
-    leaves = pd.concat([layers["hamlet"], layers["village"]])[["code", "name", "geometry"]]
-    units = gpd.GeoDataFrame(leaves[leaves["code"].isin(set(plan["parent_code"]))],
-                             crs="EPSG:4326").reset_index(drop=True)
-    return plan, units
-
-
-PLAN, UNITS = factory_plan()
+PLAN, UNITS = factory.plan_and_units()
 OVERLOADED = PLAN.copy()
 OVERLOADED.loc[OVERLOADED["code"] == SOUTH, ["households", "population"]] = [1400, 3900]
 
