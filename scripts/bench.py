@@ -547,9 +547,9 @@ def bench_database(n_lookups: int, n_incidents: int, rng: np.random.Generator,
             notes=", ".join(f"{k} {v}" for k, v in report.counts.items()))
         if n_lookups:
             run_step(bench_lookups, url, n_lookups, rng)
+        run_step(bench_hotspot_page, url, 50_000, rng)  # before the import adds more
         if n_incidents:
             run_step(bench_import, url, n_incidents, rng)
-        run_step(bench_hotspot_page, url, 50_000, rng)
         if soak_seconds:
             run_step(bench_soak, url, soak_seconds, soak_clients, seed)
         engine.dispose()
