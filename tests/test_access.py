@@ -157,6 +157,7 @@ def get_paths(world):
     yield "/login"
     yield from lifecycle_paths(world)
     yield from plan_paths(world)
+    yield from ["/maps/plans", *(f"/maps/plans/{plan_world(world)[k]}" for k in ("own", "foreign"))]
 
 
 @pytest.mark.parametrize("name", list(ACCOUNTS))
