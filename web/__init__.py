@@ -12,7 +12,8 @@ from gis.store import db
 UPLOAD_ENDPOINTS = set()  # endpoints that accept files up to GRIDGIS_MAX_UPLOAD_MB
 # Modules with a blueprint `bp` (and optionally OPENAPI_PATHS for web/openapi.py), in order.
 BLUEPRINT_MODULES = ("auth", "api", "accounts_api", "imports_api", "incidents_api", "ogc",
-                     "openapi", "maps", "official_maps", "plans_api", "planner_maps", "exports", "pages")
+                     "openapi", "maps", "official_maps", "plans_api", "planner_maps", "exports",
+                     "pages")
 
 
 def blueprint_modules():
