@@ -35,7 +35,7 @@ def resolve_units(conn: Connection, codes: list[str]) -> list[Unit]:
 
 def create(conn: Connection, username: str, role: str, *, password: str | None,
            units: list[Unit], display_name: str = "") -> dict:
-    username = (username or "").strip()
+    username = username.strip() if isinstance(username, str) else ""
     if not username or len(username) > 64 or any(c.isspace() for c in username):
         raise InputError("username must be 1-64 characters without spaces", field="username")
     if role not in ROLES:
@@ -176,7 +176,7 @@ TOKEN_COLUMNS = "id, account_id, name, prefix, created_at, last_used_at, revoked
 
 
 def create_token(conn: Connection, account_id: int, name: str) -> tuple[dict, str]:
-    name = (name or "").strip()
+    name = name.strip() if isinstance(name, str) else ""
     if not name or len(name) > 100:
         raise InputError("a token needs a name of 1-100 characters", field="name")
     token, token_hash = new_token()
