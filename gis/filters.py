@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from urllib.parse import urlencode
 
 from gis.access import check_code
 from gis.domain import CATEGORIES, SEVERITIES, STATUSES
@@ -30,10 +29,10 @@ class IncidentFilter:
     unit: str | None = None
     raw: dict = field(default_factory=dict, compare=False)
 
-    def query(self, **override) -> str:
-        """The URL query string of this filter (with overrides; None removes a key)."""
+    def args(self, **override) -> dict:
+        """The URL parameters of this filter, with overrides (None removes a key)."""
         args = {**self.raw, **override}
-        return urlencode({k: v for k, v in args.items() if v not in (None, "")})
+        return {k: v for k, v in args.items() if v not in (None, "")}
 
     def describe(self) -> str:
         parts = []

@@ -199,7 +199,7 @@ def rates():
     classes = classify(values.to_numpy(), "FisherJenks", k=5, decimals=decimals)
     units["colour"] = classes.value_colours()
     child = DRILL.get(level)
-    units["drill"] = [url_for("officials.rates", level=child, **_query(f, unit=code))
+    units["drill"] = [url_for("officials.rates", level=child, **f.args(unit=code))
                       if child else "" for code in units["code"]]
     layer = folium.FeatureGroup(name=f"{LEVEL_LABELS[level][0]} {LEVEL_LABELS[level][1]}",
                                 show=True)
@@ -238,17 +238,12 @@ def _num(value) -> float:
     return float(value) if value is not None else float("nan")
 
 
-def _query(f: IncidentFilter, **override) -> dict:
-    args = {**f.raw, **override}
-    return {k: v for k, v in args.items() if v not in (None, "")}
-
-
 def _parent_link(f: IncidentFilter, level: str) -> str | None:
     """One level up: from a unit's children back to the parent level."""
     if not f.unit:
         return None
     if level == "village":
-        return url_for("officials.rates", level="township", **_query(f, unit=None))
+        return url_for("officials.rates", level="township", **f.args(unit=None))
     if level in ("grid", "hamlet") and len(f.unit) >= 12:
-        return url_for("officials.rates", level="village", **_query(f, unit=f.unit[:9] + "000"))
+        return url_for("officials.rates", level="village", **f.args(unit=f.unit[:9] + "000"))
     return None

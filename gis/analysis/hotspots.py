@@ -200,6 +200,18 @@ def _status_columns(frame: pd.DataFrame, valid, tested_all) -> None:
         frame.loc[status == reason, "colour"] = NO_DATA_COLOUR
 
 
+def _selection_summary(frame, valid, tested_all, seed, shown, min_incidents) -> dict:
+    """The parts of a method description shared by Gi* and Local Moran."""
+    return {"seed": None if seed is None else int(seed),
+            "units": len(frame),
+            "tested": int(tested_all.sum()),
+            "islands": int((frame["status"] == "island").sum()),
+            "no_data": int((~valid).sum()),
+            "incidents": shown,
+            "min_incidents": int(min_incidents),
+            "software": {"esda": esda.__version__, "libpysal": libpysal.__version__}}
+
+
 def gi_star(units: gpd.GeoDataFrame, value_column: str, *, weights: str = "queen",
             distance_m: float | None = None, k: int = 8, islands: str = "exclude",
             permutations: int = PERMUTATIONS, seed: int | None = SEED, alpha=ALPHAS,
@@ -255,19 +267,12 @@ def gi_star(units: gpd.GeoDataFrame, value_column: str, *, weights: str = "queen
         "transform": "binary",
         "inference": inference,
         "permutations": permutations if inference == "permutation" else 0,
-        "seed": None if seed is None else int(seed),
         "alpha": list(levels),
         "fdr": bool(fdr),
         "p_cutoffs": cutoffs,
-        "units": n,
-        "tested": int(tested_all.sum()),
-        "islands": int((frame["status"] == "island").sum()),
-        "no_data": int((~valid).sum()),
-        "incidents": shown,
-        "min_incidents": int(min_incidents),
+        **_selection_summary(frame, valid, tested_all, seed, shown, min_incidents),
         "counts": {int(b): int((frame["bin"][tested_all] == b).sum())
                    for b in range(-len(levels), len(levels) + 1)},
-        "software": {"esda": esda.__version__, "libpysal": libpysal.__version__},
         "description_en": (f"Getis-Ord Gi* of {value_column} with {kind_en} weights; "
                            f"{p_text_en}; hot and cold spots at {conf} confidence"
                            + (" with False Discovery Rate correction." if fdr else ".")),
@@ -327,19 +332,12 @@ def local_moran(units: gpd.GeoDataFrame, value_column: str, *, weights: str = "q
         "transform": "row-standardised",
         "inference": "permutation",
         "permutations": permutations,
-        "seed": None if seed is None else int(seed),
         "alpha": level,
         "fdr": bool(fdr),
         "p_cutoff": cutoff,
-        "units": n,
-        "tested": int(tested_all.sum()),
-        "islands": int((frame["status"] == "island").sum()),
-        "no_data": int((~valid).sum()),
-        "incidents": shown,
-        "min_incidents": int(min_incidents),
+        **_selection_summary(frame, valid, tested_all, seed, shown, min_incidents),
         "counts": {code: int((frame["cluster"][tested_all] == code).sum())
                    for code in ("HH", "LL", "HL", "LH", "ns")},
-        "software": {"esda": esda.__version__, "libpysal": libpysal.__version__},
         "description_en": (f"Local Moran's I of {value_column} with {kind_en} weights; "
                            f"two-sided pseudo p-values from {permutations:,} conditional "
                            f"permutations; clusters and outliers at {_percent(level)} confidence"
