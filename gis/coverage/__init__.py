@@ -1,0 +1,4 @@
+"""Coverage analysis: staffing, camera footprints, response areas, shares.
+
+Pure functions; inputs in a metric CRS.
+"""

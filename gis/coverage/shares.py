@@ -1,0 +1,150 @@
+"""Shares of zones (grids) covered by a coverage geometry: by area, by road length, by weight.
+
+All geometries are in the same metric CRS. `cover` is one (multi)polygon, typically the union of
+camera footprints or response areas; None or empty means nothing is covered.
+
+A union of many footprints can have polygons of 100,000 vertices, and every overlay with it
+would walk all of them, so the cover is first cut into pieces of at most MAX_PIECE_VERTICES
+(halving the bounding box of larger ones) and each zone or road meets only the pieces near it
+(STRtree). Pieces share cut edges, so line fragments are dissolved (shapely.node) before they are
+measured: a road along a cut counts once.
+"""
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+LINEAR_TYPES = (1, 5)  # LineString, MultiLineString
+MAX_PIECE_VERTICES = 500
+
+
+def geometry_array(geoms) -> np.ndarray:
+    """1-D object array of shapely geometries from a GeoDataFrame, GeoSeries, GeometryArray,
+    list or single geometry."""
+    if isinstance(geoms, shapely.Geometry):
+        geoms = [geoms]
+    elif isinstance(geoms, gpd.GeoDataFrame):
+        geoms = geoms.geometry
+    return np.asarray(getattr(geoms, "values", geoms), dtype=object).ravel()
+
+
+def _pieces(cover, max_vertices: int = MAX_PIECE_VERTICES) -> np.ndarray:
+    """The polygons of cover, those above max_vertices cut into halves until small enough."""
+    if cover is None or shapely.is_empty(cover):
+        return np.empty(0, dtype=object)
+    if not shapely.is_valid(cover):
+        cover = shapely.make_valid(cover)
+    todo = shapely.get_parts(shapely.get_parts(cover))
+    done = []
+    for _ in range(32):  # each round halves the boxes; a bound against degenerate input
+        todo = todo[(shapely.get_type_id(todo) == 3) & (shapely.area(todo) > 0)]
+        big = shapely.get_num_coordinates(todo) > max_vertices
+        done.append(todo[~big])
+        todo = todo[big]
+        if len(todo) == 0:
+            break
+        x0, y0, x1, y1 = shapely.bounds(todo).T
+        wide = x1 - x0 >= y1 - y0
+        xm, ym = np.where(wide, (x0 + x1) / 2, x1), np.where(wide, y1, (y0 + y1) / 2)
+        low = shapely.box(x0, y0, xm, ym)
+        high = shapely.box(np.where(wide, xm, x0), np.where(wide, y0, ym), x1, y1)
+        halves = shapely.intersection(np.concatenate([todo, todo]), np.concatenate([low, high]))
+        todo = shapely.get_parts(halves)
+    done.append(todo)
+    return np.concatenate(done)
+
+
+def _line_parts(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The LineString parts of each geometry, with the position each came from."""
+    parts, index = shapely.get_parts(geoms, return_index=True)
+    keep = (shapely.get_type_id(parts) == 1) & ~shapely.is_empty(parts)
+    return parts[keep], index[keep]
+
+
+def _dissolve(parts: np.ndarray, index: np.ndarray, n: int) -> np.ndarray:
+    """Per position 0..n-1, its line parts dissolved into one geometry; empty LineString if none."""
+    out = np.array([shapely.LineString() for _ in range(n)], dtype=object)
+    if len(parts):
+        order = np.argsort(index, kind="stable")
+        groups, inverse = np.unique(index[order], return_inverse=True)
+        merged = shapely.multilinestrings(parts[order], indices=inverse.ravel())
+        out[groups] = shapely.line_merge(shapely.node(merged))
+    return out
+
+
+def _near(lines: np.ndarray, pieces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(line, piece) index pairs that intersect, grouped by line."""
+    if len(pieces) == 0 or len(lines) == 0:
+        return np.empty(0, dtype=int), np.empty(0, dtype=int)
+    li, pi = shapely.STRtree(pieces).query(lines, predicate="intersects")
+    order = np.lexsort((pi, li))
+    return li[order], pi[order]
+
+
+def _clip_lines(lines: np.ndarray, pieces: np.ndarray, near=None) -> np.ndarray:
+    """Per line, its part inside the union of pieces."""
+    li, pi = _near(lines, pieces) if near is None else near
+    parts, k = _line_parts(shapely.intersection(lines[li], pieces[pi]))
+    return _dissolve(parts, li[k], len(lines))
+
+
+def area_shares(zones, cover) -> np.ndarray:
+    """Fraction of each zone's area inside cover, in [0, 1]; 0.0 for zero-area (or null) zones."""
+    zones = geometry_array(zones)
+    shares = np.zeros(len(zones))
+    pieces = _pieces(cover)
+    if len(pieces) == 0 or len(zones) == 0:
+        return shares
+    area = np.nan_to_num(shapely.area(zones))
+    zi, pi = shapely.STRtree(pieces).query(zones, predicate="intersects")
+    keep = area[zi] > 0
+    zi, pi = zi[keep], pi[keep]
+    inside = np.bincount(zi, weights=shapely.area(shapely.intersection(zones[zi], pieces[pi])),
+                         minlength=len(zones))
+    np.divide(inside, area, out=shares, where=area > 0)
+    return np.clip(shares, 0.0, 1.0)
+
+
+def line_coverage(zones, lines, cover) -> tuple[np.ndarray, np.ndarray]:
+    """Per zone: total length (m) of `lines` inside it, and the length inside it and cover.
+
+    A line running along a border shared by two zones counts in both.
+    """
+    zones, lines = geometry_array(zones), geometry_array(lines)
+    total, covered = np.zeros(len(zones)), np.zeros(len(zones))
+    if len(zones) == 0 or len(lines) == 0:
+        return total, covered
+    zi, li = shapely.STRtree(lines).query(zones, predicate="intersects")
+    if len(zi) == 0:
+        return total, covered
+    clipped = shapely.intersection(zones[zi], lines[li])
+    total = np.bincount(zi, weights=shapely.length(clipped), minlength=len(zones))
+    inside = _clip_lines(clipped, _pieces(cover))
+    covered = np.bincount(zi, weights=shapely.length(inside), minlength=len(zones))
+    return total, covered
+
+
+def split_lines(lines, cover) -> tuple[np.ndarray, np.ndarray]:
+    """Per line: the part inside cover and the part outside (empty LineStrings where none)."""
+    lines = geometry_array(lines)
+    pieces = _pieces(cover)
+    li, pi = _near(lines, pieces)
+    inside = _clip_lines(lines, pieces, (li, pi))
+    # Subtract the nearby pieces one round at a time (a line minus its own inside part would not
+    # do: the cut points are rounded off the line, and a line-line difference then keeps it all).
+    outside = lines.copy()
+    rank = np.arange(len(li)) - np.searchsorted(li, li)
+    for r in range(int(rank.max(initial=-1)) + 1):
+        sel = rank == r
+        outside[li[sel]] = shapely.difference(outside[li[sel]], pieces[pi[sel]])
+    parts, index = _line_parts(outside)
+    return inside, _dissolve(parts, index, len(lines))
+
+
+def weighted_share(shares, weights) -> float:
+    """sum(shares * weights) / sum(weights); 0.0 when the weights sum to 0 (NaN weights count 0)."""
+    shares = np.nan_to_num(np.asarray(shares, dtype=float))
+    weights = np.nan_to_num(np.asarray(weights, dtype=float))
+    total = weights.sum()
+    return float((shares * weights).sum() / total) if total > 0 else 0.0
