@@ -28,16 +28,19 @@ ROLES = {
 }
 
 # Permissions. "view": pages, maps and feature collections; "incident.manage": move incidents
-# through their lifecycle (accept, mediate, resolve, escalate, close).
+# through their lifecycle (accept, mediate, resolve, escalate, close); "staff.manage": register
+# grid heads and workers; "coverage.manage": cameras, response posts, roads, coverage settings.
 PERMISSIONS = {
     "view", "locate", "incident.read", "incident.create", "incident.import", "incident.export",
     "incident.manage", "boundary.import", "plan.edit", "account.manage", "audit.read",
+    "staff.manage", "coverage.manage",
 }
 ROLE_PERMISSIONS = {
     "admin": frozenset(PERMISSIONS),
-    "planner": frozenset({"view", "locate", "incident.read", "plan.edit"}),
+    "planner": frozenset({"view", "locate", "incident.read", "plan.edit", "coverage.manage"}),
     "official": frozenset({"view", "locate", "incident.read", "incident.create",
-                           "incident.import", "incident.export", "incident.manage"}),
+                           "incident.import", "incident.export", "incident.manage",
+                           "staff.manage"}),
     "grid_worker": frozenset({"view", "locate", "incident.read", "incident.create",
                               "incident.manage"}),
     "client": frozenset({"locate", "incident.read", "incident.create"}),
