@@ -194,7 +194,8 @@ def demo_group():
 
 @demo_group.command("load")
 def demo_load():
-    """Load the Anda demo boundary set and demo incidents (idempotent)."""
+    """Load the Anda demo boundary set, demo incidents and the synthetic coverage set (staff,
+    cameras, posts, main-town roads) (idempotent)."""
     from gis.service import import_boundaries, import_incidents
     engine = ready_engine()
     try:
@@ -212,6 +213,8 @@ def demo_load():
             filled = synthesize_history(conn)
         if filled:
             click.echo(f"demo incidents: synthetic lifecycle times for {filled}")
+        from gis.coverage_cli import load_demo
+        load_demo(engine)
     except GridgisError as err:
         fail(err)
 

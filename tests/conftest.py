@@ -97,13 +97,16 @@ def factory_client(factory_db, factory_admin):
 
 @pytest.fixture(scope="session")
 def demo_db(admin_engine, template_db):
-    """A database with the Anda demo boundaries and incidents loaded (shared, read-mostly)."""
+    """A database with the Anda demo boundaries, incidents and coverage set loaded (shared,
+    read-mostly)."""
     from gis.cli import DEMO_BOUNDARIES, DEMO_INCIDENTS
     from gis.service import import_boundaries, import_incidents
     name, url = _create_from_template(admin_engine, template_db, "demo")
     eng = db.engine(url)
     import_boundaries(eng, DEMO_BOUNDARIES, commit=True, name="Anda demo")
     import_incidents(eng, DEMO_INCIDENTS, source="demo")
+    from gis.coverage_cli import load_demo
+    load_demo(eng)  # synthetic staff, cameras, posts and main-town roads
     yield url
     scratch.drop_database(admin_engine, name)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from gis import account_cli, plan_cli
+from gis import account_cli, coverage_cli, plan_cli
 from gis import cli as data_cli
 
 
@@ -15,6 +15,7 @@ def main():
 data_cli.register(main)
 account_cli.register(main)
 plan_cli.register(main)
+coverage_cli.register(main)
 
 
 @main.command()
