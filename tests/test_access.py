@@ -158,6 +158,51 @@ def get_paths(world):
     yield from lifecycle_paths(world)
     yield from plan_paths(world)
     yield from ["/maps/plans", *(f"/maps/plans/{plan_world(world)[k]}" for k in ("own", "foreign"))]
+    yield from coverage_paths(world)
+
+
+def coverage_world(world) -> dict:
+    """One worker per grid (st-<grid code>), a camera in every grid and a post per township;
+    built once per module."""
+    if "coverage" not in world:
+        import pandas as pd
+
+        from gis import coverage_service
+        eng = db.engine(world["url"])
+        staff = pd.DataFrame([{"external_id": f"st-{c}", "name": "员", "role": "full_time",
+                               "grids": c} for c in world["grid_points"]])
+        cams = pd.DataFrame([{"external_id": f"cam-{c}", "lon": x, "lat": y, "range_m": 50}
+                             for c, (x, y) in world["grid_points"].items()])
+        posts = pd.DataFrame([{"external_id": f"post-{t}", "name": "派出所", "lon": lon,
+                               "lat": 46.3} for t, lon in ((T1, 125.1), (T2, 125.3))])
+        folder = scratch_folder()
+        for frame, name in ((staff, "staff.csv"), (cams, "cams.csv"), (posts, "posts.csv")):
+            frame.to_csv(folder / name, index=False)
+        coverage_service.import_staff(eng, folder / "staff.csv")
+        coverage_service.import_cameras(eng, folder / "cams.csv")
+        coverage_service.import_posts(eng, folder / "posts.csv")
+        world["coverage"] = {"staff": list(staff["external_id"])}
+    return world["coverage"]
+
+
+def scratch_folder():
+    import tempfile
+    from pathlib import Path
+    return Path(tempfile.mkdtemp(prefix="gridgis-walk-"))
+
+
+def coverage_paths(world):
+    cov = coverage_world(world)
+    yield from ("/maps/coverage/staff", "/maps/coverage/staff?level=village",
+                "/maps/coverage/cameras", "/maps/coverage/response?level=village",
+                "/maps/coverage/blind-spots")
+    yield from ("/api/v1/staff", "/api/v1/cameras", "/api/v1/posts", "/api/v1/roads",
+                "/api/v1/coverage/settings", "/api/v1/coverage/blind-spots?format=csv")
+    for theme in ("staffing", "cameras", "response"):
+        for level in ("township", "village", "grid"):
+            yield f"/api/v1/coverage/{theme}?level={level}"
+    for eid in cov["staff"]:
+        yield f"/api/v1/staff/{eid}"
 
 
 @pytest.mark.parametrize("name", list(ACCOUNTS))
@@ -359,6 +404,73 @@ def test_plans_outside_the_jurisdiction_change_nothing(world, reached, name):
     with eng.connect() as conn:
         assert conn.execute(text("SELECT id FROM generation WHERE is_active")).scalar() == \
             p["generation"]
+
+
+@pytest.mark.parametrize("name", list(ACCOUNTS))
+def test_coverage_writes_outside_the_jurisdiction_change_nothing(world, reached, name):
+    """Staff go only into the account's own grids and only with staff.manage; cameras and posts
+    only inside its land and with coverage.manage; the road network and settings are
+    city-wide."""
+    w = Walker(world, name, reached)
+    role = w.account["role"]
+    scope = scope_of(w.account)
+    coverage_world(world)
+    eng = db.engine(world["url"])
+
+    def state():
+        with eng.connect() as conn:
+            return conn.execute(text(
+                "SELECT (SELECT md5(string_agg(s.external_id || s.role || sg.grid_code, ',' "
+                "ORDER BY s.external_id, sg.grid_code)) FROM staff s JOIN staff_grid sg "
+                "ON sg.staff_id = s.id), (SELECT count(*) FROM camera), "
+                "(SELECT count(*) FROM response_post), (SELECT count(*) FROM coverage_setting)"
+            )).one()
+
+    foreign_grid = next((c for c in world["grid_points"] if not scope.contains_code(c)), None)
+    own_grid = next(c for c in world["grid_points"] if scope.contains_code(c))
+    before = state()
+    if foreign_grid:
+        res = w.send("POST", "/api/v1/staff", json={
+            "external_id": f"new-{name}", "name": "某", "role": "part_time",
+            "grids": [foreign_grid]})
+        assert res.status_code in (403, 422)
+        res = w.send("PUT", f"/api/v1/staff/st-{foreign_grid}", json={
+            "name": "某", "role": "grid_head", "grids": [own_grid]})
+        assert res.status_code in (403, 404)
+        lon, lat = world["grid_points"][foreign_grid]
+        csv = f"external_id,lon,lat,range_m\ncam-new-{name},{lon},{lat},60\n"
+        res = w.send("POST", "/api/v1/cameras/imports",
+                     data={"file": (io.BytesIO(csv.encode()), "c.csv")},
+                     content_type="multipart/form-data")
+        assert res.status_code in (403, 422)
+        csv = f"external_id,name,lon,lat\npost-new-{name},站,{lon},{lat}\n"
+        res = w.send("POST", "/api/v1/posts/imports",
+                     data={"file": (io.BytesIO(csv.encode()), "p.csv")},
+                     content_type="multipart/form-data")
+        assert res.status_code in (403, 422)
+        staff_csv = f"external_id,name,role,grids\nimp-{name},某,full_time,{foreign_grid}\n"
+        res = w.send("POST", "/api/v1/staff/imports",
+                     data={"file": (io.BytesIO(staff_csv.encode()), "s.csv")},
+                     content_type="multipart/form-data")
+        assert res.status_code in (403, 422)
+        assert state() == before
+    roads = json.dumps({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "properties": {}, "geometry": {
+            "type": "LineString", "coordinates": [[125.01, 46.01], [125.39, 46.01]]}}]})
+    res = w.send("POST", "/api/v1/roads/imports",
+                 data={"file": (io.BytesIO(roads.encode()), "r.geojson")},
+                 content_type="multipart/form-data")
+    # a planner may manage coverage, but the network is city-wide and theirs is a village
+    assert res.status_code == {"admin": 201, "planner": 400}.get(role, 403)
+    res = w.send("PUT", "/api/v1/coverage/settings", json={"households_per_worker": 120})
+    assert res.status_code == (200 if role in ("admin", "planner") else 403)
+    res = w.send("POST", "/api/v1/staff", json={
+        "external_id": f"own-{name}", "name": "某", "role": "part_time", "grids": [own_grid]})
+    assert res.status_code == (201 if role in ("admin", "official") else 403)
+    if res.status_code == 201:
+        res = w.send("PUT", f"/api/v1/staff/own-{name}", json={
+            "name": "某", "role": "full_time", "grids": [own_grid]})
+        assert res.status_code == 200 and res.get_json()["updated"] == 1
 
 
 def test_every_endpoint_is_walked(world, reached):

@@ -13,7 +13,7 @@ UPLOAD_ENDPOINTS = set()  # endpoints that accept files up to GRIDGIS_MAX_UPLOAD
 # Modules with a blueprint `bp` (and optionally OPENAPI_PATHS for web/openapi.py), in order.
 BLUEPRINT_MODULES = ("auth", "api", "accounts_api", "imports_api", "incidents_api", "ogc",
                      "openapi", "maps", "official_maps", "plans_api", "planner_maps", "exports",
-                     "pages")
+                     "coverage_api", "coverage_maps", "pages")
 
 
 def blueprint_modules():
