@@ -413,6 +413,44 @@ def bench_hotspot_page(url: str, n_incidents: int, rng: np.random.Generator) -> 
         stop_server(proc)
 
 
+def bench_coverage(url: str) -> None:
+    """The synthetic Anda coverage set: load it (staff, cameras, roads with pgRouting response
+    areas, posts), recompute the response areas, and time each coverage page over HTTP."""
+    import requests
+
+    from gis import coverage_service
+    from gis.coverage_cli import load_demo
+    from gis.store import db
+    engine = db.engine(url)
+    print("\n== coverage ==", flush=True)
+    _, t_load = timed(load_demo, engine)
+    add("coverage demo load (all imports)", "Anda synthetic", f"{t_load:.1f} s",
+        notes="3,214 staff, ~1,000 cameras, ~420 km of roads, 22 posts")
+    with engine.begin() as conn:
+        result, t_re = timed(coverage_service.recompute_response_areas, conn)
+    add("recompute response areas (1/3/5 min)", f"{result['posts']} posts", f"{t_re:.2f} s",
+        notes=f"{result['network']} along the network (pgRouting), {result['buffer']} buffers")
+    proc, base = start_server(url)
+    try:
+        with requests.Session() as session:
+            session.headers["Authorization"] = f"Bearer {bench_token(url, 'bench-coverage')}"
+            for page in ("staff", "cameras", "response", "blind-spots"):
+                samples = []
+                for i in range(4):
+                    t = time.perf_counter()
+                    resp = session.get(f"{base}/maps/coverage/{page}", timeout=120)
+                    if resp.status_code != 200:
+                        raise RuntimeError(f"/maps/coverage/{page} answered {resp.status_code}")
+                    if i:
+                        samples.append(time.perf_counter() - t)
+                med = statistics.median(samples)
+                add(f"GET /maps/coverage/{page}", "Anda, 1,011 grids",
+                    f"median {med:.2f} s · max {max(samples):.2f} s", "< 2 s", med < 2.0,
+                    notes=f"{len(samples)} warm runs; {len(resp.content) / 1e6:.1f} MB of HTML")
+    finally:
+        stop_server(proc)
+
+
 SOAK_MIX = (("post incident", 0.60), ("repeat post", 0.05), ("locate", 0.20),
             ("grid features (bbox)", 0.10), ("hotspot map page", 0.05))
 
@@ -547,6 +585,7 @@ def bench_database(n_lookups: int, n_incidents: int, rng: np.random.Generator,
             notes=", ".join(f"{k} {v}" for k, v in report.counts.items()))
         if n_lookups:
             run_step(bench_lookups, url, n_lookups, rng)
+        run_step(bench_coverage, url)
         run_step(bench_hotspot_page, url, 50_000, rng)  # before the import adds more
         if n_incidents:
             run_step(bench_import, url, n_incidents, rng)
