@@ -193,14 +193,21 @@ def response_coverage(conn: Connection, ctx: Context) -> dict:
                                     geometry=_to_4326(outside, ctx.crs), crs="EPSG:4326"),
         "outside_km2": shapely.area(outside) / 1e6 if len(outside) else np.array([]),
         "methods": methods,
-        "notes": sorted(set(areas["note"].dropna().map(_method_note))) if len(areas) else [],
+        "engines": _notes(areas, "network"),
+        "buffer_reasons": _notes(areas, "buffer"),
+        "buffer_speed_kmh": ctx.settings["buffer_speed_kmh"],
     }
     ctx._cache["response"] = result
     return result
 
 
-def _method_note(note: str) -> str:
-    return note.split(";")[0]
+def _notes(areas, method: str) -> list[str]:
+    """Distinct first clauses of the notes of one method: the routing engine, or why a post
+    got a buffer."""
+    if not len(areas):
+        return []
+    notes = areas.loc[areas["method"] == method, "note"].dropna()
+    return sorted({n.split(";")[0].split(":")[0] for n in notes})
 
 
 def _drop_slivers(geom):
@@ -334,7 +341,13 @@ def table(conn: Connection, ctx: Context, theme: str, level: str = "township") -
             "response": response_units}[theme](conn, ctx, level)
 
 
+def plain(value):
+    """A JSON-ready scalar: NaN becomes None, numpy scalars plain Python."""
+    if isinstance(value, float) and value != value:
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
 def records(frame: pd.DataFrame) -> list[dict]:
-    """JSON-ready rows: NaN becomes None, numpy scalars plain Python."""
-    out = frame.astype(object).where(frame.notna(), None).to_dict("records")
-    return [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()} for r in out]
+    return [{k: plain(v) for k, v in r.items()}
+            for r in frame.astype(object).where(frame.notna(), None).to_dict("records")]

@@ -5,7 +5,6 @@ Reads are scoped like everything else: staff by their grids' codes, figures by t
 jurisdiction; cameras and posts near it."""
 from __future__ import annotations
 
-import io
 import tempfile
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from gis.errors import InputError, NotFound, ValidationFailed
 from gis.store import coverage as cstore
 from web import UPLOAD_ENDPOINTS, engine
 from web.auth import audit_event, principal, requires
+from web.exports import frame_csv
 from web.imports_api import _origin, _saved_upload
 from web.openapi import _geojson, _json, _multipart, _op, _param
 from web.params import int_arg, json_object
@@ -153,14 +153,9 @@ def _points_geojson(frame, props) -> dict:
     for r in frame.itertuples():
         feats.append({"type": "Feature", "id": r.external_id,
                       "geometry": {"type": "Point", "coordinates": [r.lon, r.lat]},
-                      "properties": {k: _plain(getattr(r, k)) for k in props}})
+                      "properties": {k: report.plain(getattr(r, k)) for k in props}})
     return {"type": "FeatureCollection", "features": feats}
 
-
-def _plain(v):
-    if isinstance(v, float) and v != v:
-        return None
-    return v.item() if hasattr(v, "item") else v
 
 
 def _near():
@@ -267,12 +262,7 @@ def coverage_table(theme):
         settings = ctx.settings
     if fmt == "csv":
         audit_event("export", f"coverage/{theme}", {"format": "csv", "level": level})
-        buf = io.StringIO()
-        buf.write("\ufeff")
-        frame.to_csv(buf, index=False, lineterminator="\r\n")
-        return Response(buf.getvalue().encode("utf-8"), content_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition":
-                                 f'attachment; filename="coverage-{theme}-{level}.csv"'})
+        return frame_csv(frame, f"coverage-{theme}-{level}.csv")
     return jsonify(theme=theme, level=level, settings=settings, rows=report.records(frame))
 
 

@@ -47,15 +47,10 @@ def _geojson(frame, columns) -> dict:
     for (_i, row), geom in zip(frame.iterrows(), simple):
         if geom is None or geom.is_empty:
             continue
-        props = {c: _plain(row[c]) for c in columns}
+        props = {c: report.plain(row[c]) for c in columns}
         feats.append({"type": "Feature", "geometry": geom.__geo_interface__, "properties": props})
     return {"type": "FeatureCollection", "features": feats}
 
-
-def _plain(v):
-    if isinstance(v, float) and v != v:
-        return None
-    return v.item() if hasattr(v, "item") else v
 
 
 def _pct(v) -> str:
@@ -295,12 +290,11 @@ def _method_sentence(res) -> str:
     net, buf = methods.get("network", 0), methods.get("buffer", 0)
     parts = []
     if net:
-        engines = ", ".join(res["notes"]) if res["notes"] else ""
-        parts.append(f"{net} 个沿路网计算 along the road network ({engines})" if engines else
-                     f"{net} 个沿路网计算 along the road network")
+        parts.append(f"{net} 个沿路网计算 along the road network "
+                     f"({', '.join(res['engines'])})")
     if buf:
-        parts.append(f"{buf} 个按速度缓冲区 as speed buffers (无路网或离路网过远 no road "
-                     f"network within reach)")
+        parts.append(f"{buf} 个按速度缓冲区 as speed buffers at {res['buffer_speed_kmh']:g} km/h "
+                     f"({'; '.join(res['buffer_reasons'])})")
     if not parts:
         return "尚无响应区 No response areas yet: import police posts (gridgis coverage " \
                "import-posts)."

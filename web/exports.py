@@ -81,6 +81,15 @@ def incidents():
         "Content-Disposition": f'attachment; filename="{name}.csv"'})
 
 
+def frame_csv(frame, filename: str) -> Response:
+    """A table as a CSV download, UTF-8 with a BOM so that Excel reads the Chinese names."""
+    buf = io.StringIO()
+    buf.write("\ufeff")
+    frame.to_csv(buf, index=False, lineterminator="\r\n")
+    return Response(buf.getvalue().encode("utf-8"), content_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
 def _plain(value):
     if hasattr(value, "isoformat"):
         return value.isoformat()

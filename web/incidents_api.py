@@ -3,8 +3,6 @@ incidents, resolution figures (JSON or CSV). Rules in gis.lifecycle; figures in
 gis.store.figures."""
 from __future__ import annotations
 
-import io
-
 import pandas as pd
 from flask import Blueprint, Response, jsonify, request
 
@@ -18,6 +16,7 @@ from gis.store import lifecycle as lstore
 from web import engine
 from web.api import not_visible
 from web.auth import audit_event, principal, requires
+from web.exports import frame_csv
 from web.openapi import NULLABLE_STR, NULLABLE_TIME, TIME, _json, _op, _param
 from web.params import int_arg, unit_filter_scope
 
@@ -180,12 +179,7 @@ def _csv(out: dict, level: str) -> Response:
     frame = pd.DataFrame([*out["units"], out["total"]],
                          columns=[c[0] for c in fstore.COLUMNS])
     frame.columns = [f"{zh} {en}" for _, zh, en in fstore.COLUMNS]
-    buf = io.StringIO()
-    buf.write("\ufeff")  # BOM: Excel then reads UTF-8 (Chinese names)
-    frame.to_csv(buf, index=False, lineterminator="\r\n")
-    name = f"figures-{level}-{out['now']:%Y%m%d}.csv"
-    return Response(buf.getvalue().encode("utf-8"), content_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return frame_csv(frame, f"figures-{level}-{out['now']:%Y%m%d}.csv")
 
 
 # ---- OpenAPI (merged into /api/v1/openapi.json by web.openapi) ----
