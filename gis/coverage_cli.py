@@ -66,7 +66,8 @@ def _areas_line(report: dict) -> str:
 def import_posts(path, crs):
     """Police posts and patrol stations from CSV (external_id, name, kind, lon, lat) or
     GeoJSON; recomputes the response areas."""
-    report = _run(service.import_posts, ready_engine(), path, crs)
+    with tqdm(desc="response areas", unit=" posts") as bar:
+        report = _run(service.import_posts, ready_engine(), path, crs, progress=bar.update)
     click.echo(_counts("posts", report))
     click.echo(_areas_line(report))
 
@@ -158,14 +159,14 @@ def load_demo(engine) -> None:
             network = cstore.road_network(conn)
         if network is None or network["source"] != files["roads"].name \
                 or network["source_sha256"] != _digest(files["roads"]):
-            with tqdm(desc="demo roads: response areas", unit=" posts") as bar:
-                roads = service.import_roads(engine, files["roads"], synthetic=True,
-                                             progress=bar.update)
+            roads = service.import_roads(engine, files["roads"], synthetic=True)
             click.echo(f"demo roads (synthetic): {roads['edges']} edges, "
                        f"{roads['length_km']:,.1f} km")
         else:
             click.echo("demo roads already loaded")
-        posts = service.import_posts(engine, files["posts"], synthetic=True)
+        with tqdm(desc="demo posts: response areas", unit=" posts") as bar:
+            posts = service.import_posts(engine, files["posts"], synthetic=True,
+                                         progress=bar.update)
         click.echo(_counts("demo posts (synthetic)", posts))
         with engine.connect() as conn:
             missing = conn.exec_driver_sql(

@@ -39,6 +39,7 @@ class Context:
     grids_m: np.ndarray                # the same geometries in metres
     townships: gpd.GeoDataFrame        # EPSG:4326, cut to the jurisdiction
     townships_m: np.ndarray
+    synthetic: list = field(default_factory=list)  # coverage tables holding demo records
     _cache: dict = field(default_factory=dict)
 
     @property
@@ -55,7 +56,7 @@ def context(conn: Connection, scope: Scope) -> Context:
     towns = cstore.townships_frame(conn, gen["id"], scope)
     return Context(gen, crs_m, scope, cstore.settings(conn), grids,
                    grids.to_crs(crs_m).geometry.to_numpy(), towns,
-                   towns.to_crs(crs_m).geometry.to_numpy())
+                   towns.to_crs(crs_m).geometry.to_numpy(), cstore.synthetic_kinds(conn))
 
 
 def _to_4326(geoms, crs_m) -> gpd.GeoSeries:

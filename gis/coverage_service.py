@@ -144,7 +144,7 @@ def _check_places(conn: Connection, rows: pd.DataFrame, scope: Scope) -> list[di
 
 
 def _import_points(engine: Engine, table: str, reader, path, crs, *, scope, actor, origin,
-                   synthetic, action, what, recompute) -> dict:
+                   synthetic, action, what, recompute, progress=None) -> dict:
     good, problems = reader(path, crs)
     total = len(good) + len({p["row"] for p in problems})
     with engine.begin() as conn:
@@ -153,7 +153,7 @@ def _import_points(engine: Engine, table: str, reader, path, crs, *, scope, acto
         counts = cstore.upsert_points(conn, table, good, synthetic=synthetic)
         report = {"rows": len(good), **counts}
         if recompute and (counts["inserted"] or counts["updated"]):
-            report["response_areas"] = recompute_response_areas(conn)
+            report["response_areas"] = recompute_response_areas(conn, progress=progress)
         audit.record(conn, actor, action, Path(path).name, details=report, **(origin or {}))
     return report
 
@@ -171,7 +171,8 @@ def import_posts(engine: Engine, path: str | Path, crs: str | None = None, *,
                  origin: dict | None = None, synthetic: bool = False, progress=None) -> dict:
     return _import_points(engine, "response_post", inputs.read_posts, path, crs, scope=scope,
                           actor=actor, origin=origin, synthetic=synthetic,
-                          action="post_import", what="posts", recompute=True)
+                          action="post_import", what="posts", recompute=True,
+                          progress=progress)
 
 
 # ---- roads ----

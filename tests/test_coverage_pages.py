@@ -32,6 +32,8 @@ def test_staffing_page_shows_gaps_that_match_the_api(browser, live_server, demo_
         assert "无网格长 No grid head" in legend and "无网格员 No grid worker" in legend
         assert _table_rows(page) == TOWNSHIPS
         assert "铁西街道" in page.inner_text("#gg-unit-table")
+        notes = " ".join(page.locator(".gg-method").all_inner_texts())
+        assert "Synthetic demo data" in notes and "staff" in notes and "roads" in notes
         with page.expect_navigation(wait_until="networkidle"):
             page.select_option("select[name=level]", "village")
         assert _table_rows(page) > 100  # villages and communities
@@ -61,7 +63,7 @@ def test_response_page_says_which_method_and_draws_circles(browser, live_server,
         page = v.page
         posts = _api(page, f"{live_server}/api/v1/posts").json()["features"]
         assert int(page.inner_text("#stat-posts")) == len(posts) > 0
-        method = page.inner_text(".gg-method")
+        method = " ".join(page.locator(".gg-method").all_inner_texts())
         assert "along the road network" in method and "pgRouting" in method
         assert "speed buffers" in method  # the town posts beyond the demo's street network
         layers = page.inner_text(".leaflet-control-layers")

@@ -375,3 +375,28 @@ def test_footprints_and_shares_use_metres_not_degrees(eng, tmp_path):
         1 / math.cos(math.radians(lat)), rel=0.02)
     assert np.isfinite(shapely.area(prints.geometry.to_numpy())).all()
     assert Point(lon, lat).within(prints.geometry.iloc[0])
+
+
+def test_osm_style_geopackage_roads_take_speeds_from_highway_and_maxspeed(eng, tmp_path):
+    """An OSM extract saved as a GeoPackage: a point layer before the lines, `highway` and
+    `maxspeed` columns, a MultiLineString; speeds come from maxspeed, else from the highway."""
+    import geopandas as gpd
+    from shapely.geometry import MultiLineString
+    crs, cx, cy, back = _metric(eng)
+    a, b, c = (_lonlat(back, cx, cy), _lonlat(back, cx + 1000, cy),
+               _lonlat(back, cx + 1000, cy + 1000))
+    path = tmp_path / "osm.gpkg"
+    gpd.GeoDataFrame({"name": ["路口"]}, geometry=[Point(a)], crs="EPSG:4326").to_file(
+        path, layer="points", driver="GPKG")
+    gpd.GeoDataFrame({"name": ["建设路", "中央大街"], "highway": ["residential", "primary"],
+                      "maxspeed": [None, "60"]},
+                     geometry=[LineString([a, b]), MultiLineString([[b, c]])],
+                     crs="EPSG:4326").to_file(path, layer="lines", driver="GPKG")
+    result = service.import_roads(eng, path)
+    assert result["edges"] == 2 and result["nodes"] == 3
+    assert result["length_km"] == pytest.approx(2.0, rel=0.002)
+    with eng.connect() as conn:
+        speeds = dict(conn.execute(text("SELECT name, speed_kmh FROM road")).all())
+        cost = dict(conn.execute(text("SELECT name, cost_s FROM road")).all())
+    assert speeds == {"建设路": 20.0, "中央大街": 60.0}
+    assert cost["中央大街"] == pytest.approx(1000 / (60 / 3.6), rel=0.002)

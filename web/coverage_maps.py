@@ -67,8 +67,21 @@ def _finish(m, conn, ctx):
     folium.LayerControl(collapsed=False).add_to(m)
 
 
-def _page(tab, title, m, *, stats, legend, table, columns, notes=(), level="township",
+SYNTHETIC_LABELS = {"staff": "网格人员 staff", "cameras": "摄像头 cameras",
+                    "posts": "派出所/巡逻站 posts", "roads": "道路 roads"}
+
+
+def _synthetic_note(ctx) -> list[str]:
+    if not ctx.synthetic:
+        return []
+    kinds = ", ".join(SYNTHETIC_LABELS[k] for k in ctx.synthetic)
+    return [f"演示数据为合成数据，并非真实人员、设备或道路 Synthetic demo data, not real "
+            f"people, devices or streets: {kinds}."]
+
+
+def _page(tab, title, m, *, ctx, stats, legend, table, columns, notes=(), level="township",
           csv_theme=None):
+    notes = [*notes, *_synthetic_note(ctx)]
     return render_template(
         "coverage.html", title=title, page="coverage", tab=tab, tabs=TABS, stats=stats,
         legend=legend, table=table, columns=columns, notes=notes, level=level,
@@ -126,7 +139,7 @@ def staff():
     notes = [f"兼职网格员按0.5人计；一人负责多个网格时平均分摊。Part-time workers count 0.5; a "
              f"person serving several grids is shared equally among them. 目标 Target: "
              f"{target:g} households per worker."]
-    return _page("staff", "人员配备 Grid staffing", m, stats=stats, legend=legend,
+    return _page("staff", "人员配备 Grid staffing", m, ctx=ctx, stats=stats, legend=legend,
                  table=_rows(units, columns), columns=columns, notes=notes, level=level,
                  csv_theme="staffing")
 
@@ -192,7 +205,7 @@ def cameras():
                ("grids_without_camera", "无覆盖网格 Grids without camera")]
     notes = ["覆盖面积与道路长度在本地横轴墨卡托投影中以米计算。Areas and street lengths are "
              "computed in metres in a local transverse Mercator projection."]
-    return _page("cameras", "视频覆盖 Camera coverage", m, stats=stats, legend=legend,
+    return _page("cameras", "视频覆盖 Camera coverage", m, ctx=ctx, stats=stats, legend=legend,
                  table=_rows(units, columns, shares=("area_share", "road_share")),
                  columns=columns, notes=notes, level=level, csv_theme="cameras")
 
@@ -281,7 +294,7 @@ def response():
                *((f"area_share_{mi}", f"{mi}分钟面积 Area {mi} min") for mi in MINUTES)]
     share_cols = tuple(c for c, _ in columns if "share" in c)
     return _page("response", "1-3-5分钟快速反应圈 1-3-5 minute response circles", m,
-                 stats=stats, legend=legend, table=_rows(units, columns, shares=share_cols),
+                 ctx=ctx, stats=stats, legend=legend, table=_rows(units, columns, shares=share_cols),
                  columns=columns, notes=notes, level=level, csv_theme="response")
 
 
@@ -353,7 +366,7 @@ def blind_spots():
                ("households_outside_5min", "圈外户数 Households outside 5 min")]
     notes = ["全覆盖、不留死角 Full coverage, no blind spots: every count here should be zero. "
              + _method_sentence(blind["response"])]
-    return _page("blind_spots", "盲区 Blind spots", m, stats=stats, legend=legend,
+    return _page("blind_spots", "盲区 Blind spots", m, ctx=ctx, stats=stats, legend=legend,
                  table=_rows(table, columns, decimals={"ungridded_km2": 2,
                                                        "outside_5min_km2": 1,
                                                        "households_outside_5min": 0}),

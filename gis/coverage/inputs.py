@@ -48,7 +48,8 @@ DEFAULT_SPEED_KMH = 25.0
 def _col(raw: pd.DataFrame, *names: str) -> pd.Series:
     for name in names:
         if name in raw.columns:
-            return raw[name].astype(str).str.strip()
+            values = raw[name].astype(object)
+            return values.where(values.notna(), "").astype(str).str.strip()
     return pd.Series("", index=raw.index, dtype=object)
 
 

@@ -129,6 +129,16 @@ def assignments(conn: Connection) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["staff_id", "grid_code", "role", "active"])
 
 
+def synthetic_kinds(conn: Connection) -> list[str]:
+    """Which coverage tables hold synthetic (demo) records: staff, cameras, posts, roads."""
+    row = conn.execute(text(
+        "SELECT EXISTS (SELECT 1 FROM staff WHERE synthetic), "
+        "EXISTS (SELECT 1 FROM camera WHERE synthetic), "
+        "EXISTS (SELECT 1 FROM response_post WHERE synthetic), "
+        "EXISTS (SELECT 1 FROM road_network WHERE synthetic)")).one()
+    return [k for k, flag in zip(("staff", "cameras", "posts", "roads"), row) if flag]
+
+
 # ---- cameras and posts ----
 
 POINT_TABLES = {
