@@ -24,7 +24,11 @@ from gis.store import boundaries as bstore
 from gis.store import coverage as cstore
 
 OUTSIDE_TOWNSHIPS = "乡镇/街道以外 Outside every township"
-SLIVER_M2 = 10.0  # differences smaller than this are rounding, not land
+# Pieces of a difference that are rounding, not land: under 10 m², or thinner than 1 m on
+# average (2 x area / perimeter), like the slivers along edges that two layers draw with
+# slightly different vertices.
+SLIVER_M2 = 10.0
+SLIVER_WIDTH_M = 1.0
 UNIT_COLUMNS = {"township": ("township_code", "township_name"),
                 "village": ("village_code", "village_name")}
 
@@ -215,7 +219,9 @@ def _drop_slivers(geom):
     if geom is None or geom.is_empty:
         return shapely.Polygon()
     parts = shapely.get_parts(geom)
-    parts = parts[shapely.area(parts) >= SLIVER_M2]
+    area = shapely.area(parts)
+    width = 2 * area / np.maximum(shapely.length(parts), 1e-9)
+    parts = parts[(area >= SLIVER_M2) & (width >= SLIVER_WIDTH_M)]
     return shapely.union_all(parts) if len(parts) else shapely.Polygon()
 
 

@@ -400,3 +400,13 @@ def test_osm_style_geopackage_roads_take_speeds_from_highway_and_maxspeed(eng, t
         cost = dict(conn.execute(text("SELECT name, cost_s FROM road")).all())
     assert speeds == {"建设路": 20.0, "中央大街": 60.0}
     assert cost["中央大街"] == pytest.approx(1000 / (60 / 3.6), rel=0.002)
+
+
+def test_slivers_are_rounding_and_squares_are_land():
+    from shapely.geometry import MultiPolygon, box
+    strip = box(0, 0, 3000, 0.3)        # 900 m² but 0.3 m wide: two layers' edges disagreeing
+    speck = box(100, 100, 103, 103)     # 9 m²
+    plot = box(500, 500, 505, 505)      # 25 m², 5 m wide: a real (small) piece of land
+    kept = report._drop_slivers(MultiPolygon([strip, speck, plot]))
+    assert kept.area == pytest.approx(25.0)
+    assert report._drop_slivers(strip).is_empty
