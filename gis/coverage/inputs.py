@@ -83,10 +83,14 @@ class _Problems:
         return sorted(self.items, key=lambda p: p["row"])
 
 
-def _ids(raw: pd.DataFrame, problems: _Problems, ids: pd.Series) -> None:
+def _identified(raw: pd.DataFrame, *id_columns: str) -> tuple[pd.Series, _Problems]:
+    """The rows' external ids and a problem list that already holds empty and repeated ids."""
+    ids = _col(raw, *id_columns)
+    problems = _Problems(ids)
     problems.add(ids.eq(""), "external_id is empty")
     dup = ids.ne("") & ids.duplicated(keep=False)
     problems.add(dup, lambda i: f"external_id {ids.iloc[i]!r} appears more than once in the file")
+    return ids, problems
 
 
 def _numbers(values: pd.Series) -> np.ndarray:
@@ -103,9 +107,7 @@ def read_staff(path: str | Path) -> tuple[pd.DataFrame, list[dict]]:
 
 def check_staff(raw: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
     _require(raw, ("external_id", "staff_id"), ("name",), ("role",), ("grids", "grid_codes"))
-    ids = _col(raw, "external_id", "staff_id")
-    problems = _Problems(ids)
-    _ids(raw, problems, ids)
+    ids, problems = _identified(raw, "external_id", "staff_id")
     names = _col(raw, "name")
     problems.add(names.eq(""), "name is empty")
     role_in = _col(raw, "role")
@@ -156,9 +158,7 @@ def check_cameras(raw: pd.DataFrame, crs: str | None = None) -> tuple[pd.DataFra
     _require(raw, ("external_id", "camera_id"), ("range_m", "range"))
     if READ_ERROR not in raw.columns:
         _require(raw, ("lon", "x", "longitude"), ("lat", "y", "latitude"))
-    ids = _col(raw, "external_id", "camera_id")
-    problems = _Problems(ids)
-    _ids(raw, problems, ids)
+    ids, problems = _identified(raw, "external_id", "camera_id")
     lon, lat = _points(raw, problems, crs)
     range_in = _col(raw, "range_m", "range")
     rng = _numbers(range_in)
@@ -190,9 +190,7 @@ def check_posts(raw: pd.DataFrame, crs: str | None = None) -> tuple[pd.DataFrame
     _require(raw, ("external_id", "post_id"), ("name",))
     if READ_ERROR not in raw.columns:
         _require(raw, ("lon", "x", "longitude"), ("lat", "y", "latitude"))
-    ids = _col(raw, "external_id", "post_id")
-    problems = _Problems(ids)
-    _ids(raw, problems, ids)
+    ids, problems = _identified(raw, "external_id", "post_id")
     names = _col(raw, "name")
     problems.add(names.eq(""), "name is empty")
     kind_in = _col(raw, "kind")
