@@ -9,6 +9,7 @@ import shapely
 from sqlalchemy import Connection, text
 
 from gis.access import Scope
+from gis.store.boundaries import area_geometries
 from gis.store.scope import area_clause, grid_clause
 
 # name: (default, lower bound, upper bound, what it is)
@@ -20,6 +21,14 @@ SETTINGS = {
     "access_m": (100.0, 0.0, 1000.0,
                  "distance either side of a reachable road counted as reached (on foot)"),
 }
+
+
+def _geo_frame(rows, columns: list[str]) -> gpd.GeoDataFrame:
+    """Mapping rows with the given columns and a `wkb` geometry as a GeoDataFrame (EPSG:4326)."""
+    df = pd.DataFrame([{c: r[c] for c in columns} for r in rows], columns=columns)
+    geoms = shapely.from_wkb([bytes(r["wkb"]) for r in rows]) if rows else []
+    return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"),
+                            crs="EPSG:4326")
 
 
 def settings(conn: Connection) -> dict[str, float]:
@@ -239,11 +248,7 @@ def roads_frame(conn: Connection, near=None, margin_m: float = 0.0) -> gpd.GeoDa
     rows = conn.execute(text(
         f"SELECT id, name, kind, speed_kmh, length_m, cost_s, source, target, "
         f"ST_AsBinary(geom) AS wkb FROM road WHERE {where} ORDER BY id"), params).mappings().all()
-    cols = ["id", "name", "kind", "speed_kmh", "length_m", "cost_s", "source", "target"]
-    df = pd.DataFrame([{c: r[c] for c in cols} for r in rows], columns=cols)
-    geoms = shapely.from_wkb([bytes(r["wkb"]) for r in rows]) if rows else []
-    return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"),
-                            crs="EPSG:4326")
+    return _geo_frame(rows, ["id", "name", "kind", "speed_kmh", "length_m", "cost_s", "source", "target"])
 
 
 def nodes_frame(conn: Connection) -> gpd.GeoDataFrame:
@@ -289,12 +294,8 @@ def response_areas_frame(conn: Connection) -> gpd.GeoDataFrame:
         "ra.computed_at, ST_AsBinary(ra.geom) AS wkb FROM response_area ra "
         "JOIN response_post p ON p.id = ra.post_id ORDER BY ra.minutes DESC, p.external_id"
     )).mappings().all()
-    cols = ["post_id", "external_id", "name", "kind", "minutes", "method", "note",
-            "computed_at"]
-    df = pd.DataFrame([{c: r[c] for c in cols} for r in rows], columns=cols)
-    geoms = shapely.from_wkb([bytes(r["wkb"]) for r in rows]) if rows else []
-    return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"),
-                            crs="EPSG:4326")
+    return _geo_frame(rows, ["post_id", "external_id", "name", "kind", "minutes", "method", "note",
+            "computed_at"])
 
 
 # ---- grids and units for the reports ----
@@ -308,12 +309,8 @@ def grids_frame(conn: Connection, generation_id: int, scope: Scope) -> gpd.GeoDa
         f"ST_AsBinary(g.geom) AS wkb FROM grid g JOIN admin_area v ON v.id = g.village_id "
         f"JOIN admin_area t ON t.id = g.township_id WHERE g.generation_id = :gen AND {clause} "
         f"ORDER BY g.code COLLATE \"C\""), {**params, "gen": generation_id}).mappings().all()
-    cols = ["id", "code", "name", "households", "population", "village_code", "village_name",
-            "township_code", "township_name"]
-    df = pd.DataFrame([{c: r[c] for c in cols} for r in rows], columns=cols)
-    geoms = shapely.from_wkb([bytes(r["wkb"]) for r in rows]) if rows else []
-    return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"),
-                            crs="EPSG:4326")
+    return _geo_frame(rows, ["id", "code", "name", "households", "population", "village_code", "village_name",
+            "township_code", "township_name"])
 
 
 def townships_frame(conn: Connection, generation_id: int, scope: Scope) -> gpd.GeoDataFrame:
@@ -324,21 +321,12 @@ def townships_frame(conn: Connection, generation_id: int, scope: Scope) -> gpd.G
         f"SELECT a.code, a.name, a.kind, ST_AsBinary(a.geom) AS wkb FROM admin_area a "
         f"WHERE a.generation_id = :gen AND a.level = 2 AND {clause} ORDER BY a.code"),
         {**params, "gen": generation_id}).mappings().all()
-    df = pd.DataFrame([{c: r[c] for c in ("code", "name", "kind")} for r in rows],
-                      columns=["code", "name", "kind"])
-    geoms = shapely.from_wkb([bytes(r["wkb"]) for r in rows]) if rows else np.array([])
-    if not scope.everything and len(df):
-        units = [u.code for u in scope.units if u.level not in ("city", "grid")]
-        if any(u.level == "city" for u in scope.units):
-            units = []
-        if units:
-            mine = conn.execute(text(
-                "SELECT ST_AsBinary(ST_Union(geom)) FROM admin_area WHERE generation_id = :g "
-                "AND code = ANY(:c)"), {"g": generation_id, "c": units}).scalar()
-            if mine is not None:
-                geoms = shapely.intersection(geoms, shapely.from_wkb(bytes(mine)))
-    frame = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"),
-                             crs="EPSG:4326")
+    frame = _geo_frame(rows, ["code", "name", "kind"])
+    if not scope.everything and len(frame) and not any(u.level == "city" for u in scope.units):
+        mine = area_geometries(conn, generation_id, [u.code for u in scope.units
+                                                     if u.level != "grid"])
+        if mine is not None:
+            frame = frame.set_geometry(frame.geometry.intersection(mine))
     return frame[~frame.geometry.is_empty].reset_index(drop=True)
 
 
