@@ -64,6 +64,17 @@ def factory_db(admin_engine, template_db, factory_gpkg):
     scratch.drop_database(admin_engine, name)
 
 
+@pytest.fixture(scope="module")
+def private_factory_db(admin_engine, template_db, factory_gpkg):
+    """A database of one test module's own with the factory boundary set (for modules that
+    write coverage or settings the shared factory_db should not see)."""
+    from gis.service import import_boundaries
+    name, url = _create_from_template(admin_engine, template_db, uuid.uuid4().hex[:8])
+    import_boundaries(db.engine(url), factory_gpkg, commit=True, name="factory")
+    yield url
+    scratch.drop_database(admin_engine, name)
+
+
 PASSWORD = "correct-horse-battery-staple"
 
 

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import io
 import json
-import uuid
 
 import pytest
 from conftest import client_for, make_account
 from sqlalchemy import text
 
-from gis.service import import_boundaries
-from gis.store import db, scratch
+from gis.store import db
 
 GRID = "231281101002001"
 OTHER = "231281102001001"
@@ -19,12 +17,8 @@ TOWN = "231281101000"
 
 
 @pytest.fixture(scope="module")
-def url(admin_engine, template_db, factory_gpkg):
-    name = f"gridgis_covapi_{uuid.uuid4().hex[:8]}"
-    url = scratch.create_database(admin_engine, name, template=template_db)
-    import_boundaries(db.engine(url), factory_gpkg, commit=True, name="factory")
-    yield url
-    scratch.drop_database(admin_engine, name)
+def url(private_factory_db):
+    return private_factory_db
 
 
 @pytest.fixture(scope="module")

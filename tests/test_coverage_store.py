@@ -18,23 +18,18 @@ from gis import coverage_service as service
 from gis.access import Scope, Unit
 from gis.coverage import network
 from gis.errors import ValidationFailed
-from gis.service import import_boundaries
 from gis.store import coverage as cstore
-from gis.store import db, scratch
+from gis.store import db
 
 GRID = "231281101002001"  # village 231281101002 (125.0-125.2 E, 46.2-46.4 N), southern grid
 OTHER_TOWN_GRID = "231281102001001"
 
 
 @pytest.fixture(scope="module")
-def world(admin_engine, template_db, factory_gpkg):
-    """A database of its own with the factory boundaries; cleaned of coverage rows per test."""
-    name = f"gridgis_cov_{uuid.uuid4().hex[:8]}"
-    url = scratch.create_database(admin_engine, name, template=template_db)
-    eng = db.engine(url)
-    import_boundaries(eng, factory_gpkg, commit=True, name="factory")
-    yield eng
-    scratch.drop_database(admin_engine, name)
+def world(private_factory_db):
+    """This module's own database with the factory boundaries; cleaned of coverage rows per
+    test (fixture eng)."""
+    return db.engine(private_factory_db)
 
 
 @pytest.fixture
