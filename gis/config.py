@@ -3,6 +3,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# State of this checkout (embedded cluster, secret key, demo accounts): GRIDGIS_HOME or .gridgis/
+STATE_DIR = Path(os.environ.get("GRIDGIS_HOME", PROJECT_ROOT / ".gridgis"))
 
 
 def normalise_database_url(url: str) -> str:
@@ -13,13 +18,10 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
-def database_url() -> str:
-    """GRIDGIS_DATABASE_URL, or the embedded cluster in .gridgis/ of the checkout."""
+def configured_database_url() -> str | None:
+    """GRIDGIS_DATABASE_URL (normalised), or None when the embedded cluster is to be used."""
     env = os.environ.get("GRIDGIS_DATABASE_URL")
-    if env:
-        return normalise_database_url(env)
-    from gis.store import local_cluster
-    return local_cluster.url()
+    return normalise_database_url(env) if env else None
 
 
 def uses_embedded_database() -> bool:
@@ -40,7 +42,6 @@ def secret_key() -> str:
         return env
     import secrets
 
-    from gis.store.local_cluster import STATE_DIR
     path = STATE_DIR / "secret_key"
     if not path.exists():
         STATE_DIR.mkdir(parents=True, exist_ok=True)

@@ -35,6 +35,20 @@ CATEGORIES = {
 }
 SEVERITIES = ("low", "medium", "high")
 STATUSES = ("reported", "accepted", "mediating", "resolved", "escalated", "closed")
+AWAITING_ACCEPTANCE = ("reported", "escalated")
+OPEN = ("reported", "accepted", "mediating", "escalated")
+DONE = ("resolved", "closed")
+# Handling levels of the incident lifecycle, bottom to top (gis.incidents.lifecycle).
+HANDLING_LEVELS = ("grid", "village", "township", "city")
+# The lifecycle columns of an incident (gis.incidents.lifecycle.State)
+LIFECYCLE_FIELDS = ("status", "handling_level", "version", "accepted_at", "mediated_at",
+                    "resolved_at", "closed_at", "escalated_at", "accept_due_at",
+                    "resolve_due_at", "resolved_level")
+
+# Draft plans: their statuses and the file formats they and generations export to.
+PLAN_STATUSES = ("open", "published", "discarded")
+PLAN_FORMATS = ("gpkg", "geojson")
+BOUNDARY_LAYERS = ("city", "township", "village", "hamlet", "grid")
 
 # 12-digit statistical division codes: province 2, city 2, county 2, township 3, village 3.
 # Hamlets extend their village's code by 3 digits; grids extend their holder's code by 3 digits.

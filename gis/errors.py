@@ -6,6 +6,8 @@ renders them as {"error": {"code", "message", "field", "details"}} with a 4xx st
 """
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+
 
 class GridgisError(Exception):
     status = 400
@@ -62,3 +64,34 @@ class Forbidden(GridgisError):
     record exists."""
     status = 403
     code = "forbidden"
+
+
+SEVERITY_ORDER = {"error": 0, "warning": 1}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding of a check, at a place: boundary validation (`level` is the unit's level)
+    and plan checks (`severity` error or warning) list these; `code` is the unit or grid it is
+    about, lon/lat a point to zoom to."""
+    rule: str
+    code: str
+    message: str
+    lon: float | None = None
+    lat: float | None = None
+    level: str | None = None
+    severity: str = "error"
+
+    def to_dict(self) -> dict:
+        body = asdict(self)
+        if self.level is None:
+            del body["level"]
+        return body
+
+    def sort_key(self):
+        return (SEVERITY_ORDER[self.severity], self.code, self.rule, self.message)
+
+    def __str__(self) -> str:
+        where = f" at {self.lon:.6f},{self.lat:.6f}" if self.lon is not None else ""
+        about = f"{self.level} {self.code}" if self.level else self.code
+        return f"[{about}] {self.rule}: {self.message}{where}"

@@ -8,12 +8,12 @@ Prints a Markdown table and writes it to bench-results/bench-<date>.md (git-igno
   python scripts/bench.py --quick    # smoke run: 1k grids, 100k points, 200 lookups, 15 s soak
 
 Measures
-1. bulk assignment: gis.assign.GridIndex (build, assign, both) against
+1. bulk assignment: gis.geo.assign.GridIndex (build, assign, both) against
    geopandas.sjoin(points, grids, predicate="within") on the same points, and their agreement;
 2. single lookups: GET /api/v1/locate on the real app served by waitress (subprocess) over a
    throwaway PostGIS database holding the demo boundaries; PostGIS-only gis.store.boundaries.locate
    and in-process GridIndex.assign_one for comparison;
-3. bulk import: gis.service.import_incidents of a generated CSV (read, validate, assign, COPY);
+3. bulk import: gis.incidents.import_incidents of a generated CSV (read, validate, assign, COPY);
 4. soak: concurrent clients with API tokens post incidents (some repeated), locate points and
    read features and the hotspot map for a few minutes on loopback; throughput, latency
    percentiles, errors, and whether the incidents stored equal the posts answered 201;
@@ -52,7 +52,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from gis.assign import GridIndex
+from gis.geo.assign import GridIndex
 
 DEMO_GPKG = ROOT / "data" / "boundaries" / "anda" / "anda.gpkg"
 CENTRE = (125.3, 46.4)
@@ -358,8 +358,8 @@ def bench_import(url: str, n: int, rng: np.random.Generator) -> None:
 
 def bench_plan_edit(repeats: int) -> None:
     """One planner edit (split by a line) plus its live check in a village of 50 grids, in
-    process (gis.plan_checks.benchmark_edit_check); the API adds its own time (see the note)."""
-    from gis.plan_checks import benchmark_edit_check
+    process (gis.planning.checks.benchmark_edit_check); the API adds its own time (see the note)."""
+    from gis.demo.plans import benchmark_edit_check
     print("\n== planner edit + live check ==", flush=True)
     r = benchmark_edit_check(n_grids=50, repeats=repeats)
     total = r["edit_ms"]["median"] + r["incremental_check_ms"]["median"]
@@ -418,8 +418,8 @@ def bench_coverage(url: str) -> None:
     areas, posts), recompute the response areas, and time each coverage page over HTTP."""
     import requests
 
-    from gis import coverage_service
-    from gis.coverage_cli import load_demo
+    from gis.coverage import imports as coverage_service
+    from gis.demo.load import load_demo
     from gis.store import db
     engine = db.engine(url)
     print("\n== coverage ==", flush=True)

@@ -34,8 +34,8 @@ from shapely.geometry import Point, Polygon
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from gis.crs import STORAGE_CRS, gcj02_to_wgs84  # noqa: E402
-from gis.validation import M_PER_DEG_LAT, M_PER_DEG_LON_EQUATOR, area_m2  # noqa: E402
+from gis.geo.crs import STORAGE_CRS, gcj02_to_wgs84
+from gis.geo.measure import area_m2, metres_per_degree
 
 GPKG = ROOT / "data/boundaries/anda/anda.gpkg"
 INCIDENTS = ROOT / "data/demo/incidents.csv"
@@ -73,9 +73,8 @@ COLUMNS = {
 # straight edge then no longer runs through the vertices its parent has on it, and the set that
 # was an exact partition in UTM has gaps and overlaps in lon/lat, where gridgis validates and
 # assigns.) Scale error across the county: under 1% east-west, enough for seed spacing and
-# tolerances; areas are measured in lon/lat as the importer does (gis.validation.area_m2).
-_KX = M_PER_DEG_LON_EQUATOR * np.cos(np.radians(CENTRE[1]))      # metres per degree of lon
-_KY = M_PER_DEG_LAT                                                # metres per degree of lat
+# tolerances; areas are measured in lon/lat as the importer does (gis.geo.measure.area_m2).
+_KX, _KY = (float(v) for v in metres_per_degree(CENTRE[1]))      # metres per degree lon, lat
 
 
 def lonlat_to_xy(lon, lat):
@@ -606,7 +605,7 @@ def check(gpkg: Path = GPKG, incidents: Path = INCIDENTS) -> dict:
     ratio = g.population / g.households
     assert ratio.between(2.39, 2.91).all()  # ≈ 2.4-2.9 after rounding
 
-    # Measured as the importer (gis.validation) measures: planar in EPSG:4326, the very
+    # Measured as the importer (gis.boundaries.validate) measures: planar in EPSG:4326, the very
     # coordinates assignment uses, converted to m² with the local scale (area_m2). Per parent:
     # the part not covered by its children (gap); per child: the part outside its parent
     # (outside); per level: the largest overlap of two units (overlap).
@@ -622,7 +621,7 @@ def check(gpkg: Path = GPKG, incidents: Path = INCIDENTS) -> dict:
         worst["outside_m2"] = max(worst["outside_m2"], float(outside.max()))
         for code, grp in child_gdf.groupby("parent_code"):
             u = shapely.union_all(grp.geometry.values)
-            worst["gap_m2"] = max(worst["gap_m2"], float(area_m2(parents[code].difference(u))))
+            worst["gap_m2"] = max(worst["gap_m2"], float(area_m2(parents[code].difference(u))[0]))
         geoms = child_gdf.geometry.values
         i, j = shapely.STRtree(geoms).query(geoms, predicate="intersects")
         keep = i < j

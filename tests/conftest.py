@@ -6,17 +6,16 @@ at; the tests create their own databases on it and drop them at the end.
 from __future__ import annotations
 
 import os
-import socket
-import sys
 import threading
 import uuid
 
 import pytest
+
 from gis.config import uses_embedded_database
 from gis.store import db, scratch
+from tests.helpers import client_for, free_port, make_account
 
 RUN = uuid.uuid4().hex[:8]
-sys.path.insert(0, os.path.dirname(__file__))
 
 
 @pytest.fixture(scope="session")
@@ -50,14 +49,14 @@ def fresh_db(admin_engine, template_db):
 
 @pytest.fixture(scope="session")
 def factory_gpkg(tmp_path_factory):
-    import factory
+    from tests.helpers import factory
     return factory.write(factory.layers(), tmp_path_factory.mktemp("factory") / "set.gpkg")
 
 
 @pytest.fixture(scope="session")
 def factory_db(admin_engine, template_db, factory_gpkg):
     """A database holding the small exact boundary set of tests/factory.py (shared)."""
-    from gis.service import import_boundaries
+    from gis.boundaries.importing import import_boundaries
     name, url = _create_from_template(admin_engine, template_db, "factory")
     import_boundaries(db.engine(url), factory_gpkg, commit=True, name="factory")
     yield url
@@ -68,32 +67,11 @@ def factory_db(admin_engine, template_db, factory_gpkg):
 def private_factory_db(admin_engine, template_db, factory_gpkg):
     """A database of one test module's own with the factory boundary set (for modules that
     write coverage or settings the shared factory_db should not see)."""
-    from gis.service import import_boundaries
+    from gis.boundaries.importing import import_boundaries
     name, url = _create_from_template(admin_engine, template_db, uuid.uuid4().hex[:8])
     import_boundaries(db.engine(url), factory_gpkg, commit=True, name="factory")
     yield url
     scratch.drop_database(admin_engine, name)
-
-
-PASSWORD = "correct-horse-battery-staple"
-
-
-def make_account(url: str, username: str, role: str, units=()) -> dict:
-    """An account with PASSWORD and an API token; returns the account with its 'token'."""
-    from gis.store import accounts
-    with db.engine(url).begin() as conn:
-        account = accounts.create(conn, username, role, password=PASSWORD,
-                                  units=accounts.resolve_units(conn, list(units)))
-        _, token = accounts.create_token(conn, account["id"], "tests")
-    return {**account, "token": token, "password": PASSWORD}
-
-
-def client_for(url: str, token: str | None, **config):
-    from web import create_app
-    client = create_app({"DATABASE_URL": url, "TESTING": True, **config}).test_client()
-    if token:
-        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-    return client
 
 
 @pytest.fixture(scope="session")
@@ -110,14 +88,15 @@ def factory_client(factory_db, factory_admin):
 def demo_db(admin_engine, template_db):
     """A database with the Anda demo boundaries, incidents and coverage set loaded (shared,
     read-mostly)."""
-    from gis.cli import DEMO_BOUNDARIES, DEMO_INCIDENTS
-    from gis.service import import_boundaries, import_incidents
+    from gis.boundaries.importing import import_boundaries
+    from gis.demo.load import DEMO_BOUNDARIES, DEMO_INCIDENTS
+    from gis.incidents.importing import import_incidents
     name, url = _create_from_template(admin_engine, template_db, "demo")
     eng = db.engine(url)
     import_boundaries(eng, DEMO_BOUNDARIES, commit=True, name="Anda demo")
     import_incidents(eng, DEMO_INCIDENTS, source="demo")
-    from gis.coverage_cli import load_demo
-    load_demo(eng)  # synthetic staff, cameras, posts and main-town roads
+    from gis.demo.load import load_coverage_demo
+    load_coverage_demo(eng, say=lambda _line: None)  # synthetic staff, cameras, posts, roads
     yield url
     scratch.drop_database(admin_engine, name)
 
@@ -135,12 +114,6 @@ def demo_admin(demo_db):
 @pytest.fixture
 def demo_client(demo_db, demo_admin):
     return client_for(demo_db, demo_admin["token"])
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -161,3 +134,14 @@ def live_server(demo_db, demo_admin):
 def pytest_report_header(config):
     where = "embedded cluster" if uses_embedded_database() else "GRIDGIS_DATABASE_URL"
     return f"gridgis: PostGIS from {where}; run id {RUN}; chromium {os.path.exists('/usr/bin/chromium')}"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark tests by what they need: `db` (any fixture on the PostGIS server) and `browser`
+    (Chromium), so that e.g. `pytest -m "not db and not browser"` runs the pure tests."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if "admin_engine" in names:
+            item.add_marker(pytest.mark.db)
+        if "browser" in names:
+            item.add_marker(pytest.mark.browser)

@@ -1,24 +1,25 @@
-"""Flask application: API (/api/v1), OGC API - Features, map pages, sign-in."""
+"""Flask application: the JSON API (/api/v1, web.api), OGC API - Features, map pages
+(web.pages), sign-in (web.auth)."""
 from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from gis.config import WebSettings, database_url
+from gis.config import WebSettings
 from gis.errors import Forbidden, GridgisError, InputError, Unauthorized
 from gis.store import db
 
-UPLOAD_ENDPOINTS = set()  # endpoints that accept files up to GRIDGIS_MAX_UPLOAD_MB
-# Modules with a blueprint `bp` (and optionally OPENAPI_PATHS for web/openapi.py), in order.
-BLUEPRINT_MODULES = ("auth", "api", "accounts_api", "imports_api", "incidents_api", "ogc",
-                     "openapi", "maps", "official_maps", "plans_api", "planner_maps", "exports",
-                     "coverage_api", "coverage_maps", "pages")
 
-
-def blueprint_modules():
-    import importlib
-    return [importlib.import_module(f"web.{name}") for name in BLUEPRINT_MODULES]
+def register_blueprints(app: Flask) -> None:
+    """Every blueprint of the app, explicitly: sign-in, the JSON API with its OpenAPI document
+    (web.api.MODULES) and the pages (web.pages.MODULES)."""
+    from web import api, auth, pages
+    app.register_blueprint(auth.bp)
+    for module in api.MODULES:
+        app.register_blueprint(module.bp)
+    for module in pages.MODULES:
+        app.register_blueprint(module.bp)
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -31,18 +32,18 @@ def create_app(config: dict | None = None) -> Flask:
     )
     app.config.update(config or {})
     if not app.config["DATABASE_URL"]:
-        app.config["DATABASE_URL"] = database_url()
+        app.config["DATABASE_URL"] = db.database_url()
     app.json.ensure_ascii = False
     app.json.sort_keys = False
 
-    for module in blueprint_modules():
-        app.register_blueprint(module.bp)
-    from web import auth
+    register_blueprints(app)
+    from web import auth, uploads
     auth.init_app(app)
 
     @app.before_request
     def body_limit():
-        if request.endpoint not in UPLOAD_ENDPOINTS:
+        view = app.view_functions.get(request.endpoint)
+        if not uploads.accepts_upload(view):
             request.max_content_length = min(app.config["MAX_JSON_BYTES"],
                                              app.config["MAX_CONTENT_LENGTH"])
 
@@ -64,7 +65,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     @app.context_processor
     def labels():
-        from gis.access import ROLES
+        from gis.access.roles import ROLES
         return {"role_labels": ROLES}
 
     @app.errorhandler(GridgisError)
@@ -123,8 +124,3 @@ def _nul_path(value, path: str = "") -> str | None:
         if found is not None:
             return found
     return None
-
-
-def engine():
-    from flask import current_app
-    return db.engine(current_app.config["DATABASE_URL"])

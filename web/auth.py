@@ -10,18 +10,17 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, current_app, g, redirect, render_template, request, session,
-                   url_for)
+from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 
-from gis.access import Principal
+from gis.access.roles import Principal
+from gis.access.scope import not_visible as _not_visible
+from gis.accounts import sessions
 from gis.config import WebSettings, secret_key
 from gis.errors import Forbidden, Unauthorized
-from gis.store import accounts
-from gis.store import audit
-from web import engine
+from web.database import engine
 
 bp = Blueprint("auth", __name__)
 csrf = CSRFProtect()
@@ -48,16 +47,14 @@ def client_ip() -> str | None:
     return request.remote_addr
 
 
-def audit_event(action: str, target: str | None = None, details: dict | None = None,
-                conn=None, username: str | None = None) -> None:
-    """Record an audit event for the current request (in conn's transaction when given)."""
-    kwargs = dict(ip=client_ip(), user_agent=request.headers.get("User-Agent"), details=details,
-                  username=username)
-    if conn is not None:
-        audit.record(conn, g.get("principal"), action, target, **kwargs)
-    else:
-        with engine().begin() as c:
-            audit.record(c, g.get("principal"), action, target, **kwargs)
+def origin() -> dict:
+    """Where the request came from, for the audit trail."""
+    return {"ip": client_ip(), "user_agent": request.headers.get("User-Agent")}
+
+
+def not_visible(kind: str, ident) -> Exception:
+    """The error for a record outside the signed-in account's jurisdiction (or missing)."""
+    return _not_visible(principal().scope, kind, ident)
 
 
 def _load_principal() -> None:
@@ -68,20 +65,16 @@ def _load_principal() -> None:
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("the Authorization header must be 'Bearer <token>'")
         with engine().begin() as conn:
-            account = accounts.token_account(conn, token.strip())
-            if account is None:
-                raise Unauthorized("the API token is unknown, revoked, or its account is "
-                                   "disabled")
-            g.principal = accounts.principal(conn, account, via="token")
+            g.principal = sessions.principal_for_token(conn, token.strip())
+        if g.principal is None:
+            raise Unauthorized("the API token is unknown, revoked, or its account is disabled")
         return
     sid = session.get("sid")
     if sid:
         with engine().begin() as conn:
-            account = accounts.session_account(conn, sid)
-            if account is None:
-                session.clear()
-                return
-            g.principal = accounts.principal(conn, account, via="session")
+            g.principal = sessions.principal_for_session(conn, sid)
+        if g.principal is None:
+            session.clear()
 
 
 def _rate_key() -> str:
@@ -117,7 +110,7 @@ def init_app(app) -> None:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.secure_cookies,
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=accounts.SESSION_HOURS),
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=sessions.SESSION_HOURS),
         WTF_CSRF_CHECK_DEFAULT=False,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
     )
@@ -144,10 +137,10 @@ def init_app(app) -> None:
 def _safe_next(target: str | None) -> str:
     """Only same-site paths are followed after sign-in."""
     if not target:
-        return url_for("pages.index")
+        return url_for("home.index")
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("pages.index")
+        return url_for("home.index")
     return target
 
 
@@ -159,18 +152,8 @@ def login():
         username = (request.form.get("username") or "").strip()
         password = request.form.get("password") or ""
         with engine().begin() as conn:
-            account = accounts.authenticate(conn, username, password)
-            if account is None:
-                audit.record(conn, None, "sign_in_failed", username[:64], ip=client_ip(),
-                             user_agent=request.headers.get("User-Agent"),
-                             username=username[:64])
-            else:
-                sid = accounts.open_session(conn, account["id"], client_ip(),
-                                            request.headers.get("User-Agent"))
-                p = accounts.principal(conn, account, via="session")
-                audit.record(conn, p, "sign_in", p.username, ip=client_ip(),
-                             user_agent=request.headers.get("User-Agent"))
-        if account is not None:
+            sid = sessions.sign_in(conn, username, password, origin=origin())
+        if sid is not None:
             session.clear()
             session["sid"] = sid
             session.permanent = True
@@ -187,9 +170,7 @@ def logout():
     sid = session.get("sid")
     if sid:
         with engine().begin() as conn:
-            accounts.close_session(conn, sid)
-            audit.record(conn, g.principal, "sign_out", g.principal.username, ip=client_ip(),
-                         user_agent=request.headers.get("User-Agent"))
+            sessions.sign_out(conn, g.principal, sid, origin=origin())
     session.clear()
     return redirect(url_for("auth.login"))
 

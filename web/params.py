@@ -42,21 +42,11 @@ def json_object() -> dict:
     return body
 
 
-def unit_filter_scope(conn, f):
-    """The `unit` filter of an IncidentFilter as a Scope. A unit outside the account's
-    jurisdiction (and not one of its ancestors) is refused before it is looked up, so the
-    answer never tells whether it exists."""
-    from gis.access import Scope
-    from gis.errors import Forbidden
-    from gis.store import accounts
-    from web.auth import principal
-    if not f.unit:
-        return None
-    scope = principal().scope
-    if not (scope.contains_code(f.unit) or f.unit in scope.ancestor_codes()):
-        raise Forbidden("该单元不在您的管辖范围内 The unit is outside your jurisdiction",
-                        field="unit")
-    try:
-        return Scope(tuple(accounts.resolve_units(conn, [f.unit])))
-    except InputError as err:
-        raise InputError(err.message, field="unit")
+MAX_HOUSEHOLDS = 100_000
+
+
+def household_targets():
+    """The planners' target household range per grid from ?min=&max= (defaults 300 and 500)."""
+    from gis.planning.drafts import parse_targets
+    return parse_targets(int_arg("min", 300, 0, MAX_HOUSEHOLDS),
+                         int_arg("max", 500, 0, MAX_HOUSEHOLDS))

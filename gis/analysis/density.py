@@ -1,7 +1,7 @@
 """Kernel density of incidents in metres, and its class polygons for a choropleth layer.
 
 The kernel is a Gaussian whose standard deviation is `bandwidth_m` metres, measured in a
-transverse Mercator centred on the data (gis.analysis.projection), so a bandwidth means the same
+transverse Mercator centred on the data (gis.geo.measure), so a bandwidth means the same
 ground distance at any latitude. Densities are incidents (or summed weights) per km².
 
 Computation: the points are linearly binned onto the cell centres of a raster (each point shared
@@ -25,9 +25,9 @@ from scipy import ndimage
 from shapely.geometry import MultiPolygon, Polygon
 
 from gis.analysis.classes import classify, range_labels, sequential_colours
-from gis.analysis.projection import check_lonlat, local_metric_crs, to_lonlat, to_metres
-from gis.crs import STORAGE_CRS
 from gis.errors import InputError
+from gis.geo.crs import STORAGE_CRS
+from gis.geo.measure import check_lonlat, local_metric_crs, to_lonlat, to_metres
 
 TRUNCATE = 4.0           # kernel radius in standard deviations
 MAX_CELLS = 4_000_000    # 2,000 x 2,000: ~32 MB of float64

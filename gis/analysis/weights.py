@@ -19,9 +19,9 @@ import numpy as np
 from libpysal.weights import KNN, DistanceBand, Queen, Rook, W, min_threshold_distance
 from scipy.spatial import cKDTree
 
-from gis.analysis.projection import local_metric_crs
-from gis.crs import STORAGE_CRS
 from gis.errors import InputError
+from gis.geo.crs import STORAGE_CRS
+from gis.geo.measure import local_metric_crs
 
 KINDS = ("queen", "rook", "distance", "knn")
 ISLAND_POLICIES = ("exclude", "nearest")

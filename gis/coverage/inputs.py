@@ -13,10 +13,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gis.boundaries import _pyproj_crs
-from gis.crs import normalise_crs_name, to_storage
 from gis.errors import InputError
-from gis.incidents import READ_ERROR, read_table
+from gis.files import READ_ERROR, read_table
+from gis.geo.crs import normalise_crs_name, pyproj_crs, to_storage
 
 STAFF_ROLES = {
     "grid_head": "grid_head", "head": "grid_head", "网格长": "grid_head",
@@ -239,7 +238,7 @@ def check_roads(frame: gpd.GeoDataFrame, crs: str | None = None
     if len(frame) == 0:
         raise InputError("the road layer holds no features", field="path")
     if crs:
-        frame = frame.set_crs(_pyproj_crs(crs), allow_override=True)
+        frame = frame.set_crs(pyproj_crs(crs), allow_override=True)
     if frame.crs is None:
         raise InputError("the road layer has no CRS; give one with crs (e.g. EPSG:4326)",
                          field="crs")

@@ -5,8 +5,9 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import Connection, text
 
-from gis.access import ROLES, UNIT_LEVELS, Principal, Scope, Unit, check_code
-from gis.credentials import digest, hash_password, needs_rehash, new_token, verify_password
+from gis.access.credentials import digest, hash_password, needs_rehash, new_token, verify_password
+from gis.access.roles import ROLES, Principal
+from gis.access.scope import UNIT_LEVELS, Scope, Unit, check_code
 from gis.errors import Conflict, InputError, NotFound
 
 SESSION_HOURS = 12

@@ -6,15 +6,19 @@ incidents from other generations with no re-assignment are placed by their point
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 from sqlalchemy import Connection, text
 
-from gis.access import Scope
-from gis.filters import IncidentFilter
+from gis.access.scope import Scope
 from gis.store.scope import area_clause, grid_clause, incident_clause
+
+if TYPE_CHECKING:  # types of the features that call the store (no import at run time)
+    from gis.incidents.filters import IncidentFilter
 
 LEVEL_NUMBER = {"city": 1, "township": 2, "village": 3, "hamlet": 4}
 UNIT_LEVELS = ("township", "village", "hamlet", "grid")

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, text
 
-from gis.access import Principal
+from gis.access.roles import Principal
 
 ACTIONS = ("sign_in", "sign_in_failed", "sign_out", "token_create", "token_revoke",
            "account_create", "account_update", "boundary_import", "incident_create",
@@ -17,7 +17,11 @@ ACTIONS = ("sign_in", "sign_in_failed", "sign_out", "token_create", "token_revok
 
 def record(conn: Connection, principal: Principal | None, action: str, target: str | None = None,
            *, ip: str | None = None, user_agent: str | None = None, details: dict | None = None,
-           username: str | None = None) -> None:
+           username: str | None = None, via: str | None = None) -> None:
+    """One audit event in conn's transaction. ip, user_agent and via (e.g. "cli") describe where
+    the action came from (a use case's `origin`); via is kept in the details."""
+    if via:
+        details = {**(details or {}), "via": via}
     conn.execute(text(
         "INSERT INTO audit_event (account_id, username, action, target, ip, user_agent, details) "
         "VALUES (:a, :u, :act, :t, :ip, :ua, CAST(:d AS jsonb))"),

@@ -1,16 +1,21 @@
 """Boundary generations, areas and grids in PostGIS."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import geopandas as gpd
 import pandas as pd
 import shapely
 from geoalchemy2.shape import from_shape
 from sqlalchemy import Connection, func, insert, select, text, update
 
-from gis.boundaries import BoundarySet, to_multipolygons
 from gis.domain import LEVEL_NUMBER
 from gis.errors import NotFound
+from gis.geo.shapes import to_multipolygons
 from gis.store.schema import admin_area, generation, grid
+
+if TYPE_CHECKING:  # types of the features that call the store (no import at run time)
+    from gis.boundaries.read import BoundarySet
 
 AREA_LEVELS = ("city", "township", "village", "hamlet")
 
@@ -142,4 +147,20 @@ def area_geometries(conn: Connection, generation_id: int, codes: list[str]):
     wkb = conn.execute(text("SELECT ST_AsBinary(ST_Union(geom)) FROM admin_area "
                             "WHERE generation_id = :g AND code = ANY(:codes)"),
                        {"g": generation_id, "codes": codes}).scalar()
+    return shapely.from_wkb(bytes(wkb)) if wkb is not None else None
+
+
+def city_outline(conn: Connection, generation_id: int):
+    """The union of a generation's city outlines (None when it has none)."""
+    wkb = conn.execute(text("SELECT ST_AsBinary(ST_Union(geom)) FROM admin_area "
+                            "WHERE generation_id = :g AND level = 1"),
+                       {"g": generation_id}).scalar()
+    return shapely.from_wkb(bytes(wkb)) if wkb is not None else None
+
+
+def grids_union(conn: Connection, generation_id: int, codes: list[str]):
+    """The union of a generation's grids with the given codes (None when none exists)."""
+    wkb = conn.execute(text("SELECT ST_AsBinary(ST_Union(geom)) FROM grid "
+                            "WHERE generation_id = :g AND code = ANY(:c)"),
+                       {"g": generation_id, "c": codes}).scalar()
     return shapely.from_wkb(bytes(wkb)) if wkb is not None else None

@@ -8,7 +8,7 @@ import pandas as pd
 import shapely
 from sqlalchemy import Connection, text
 
-from gis.access import Scope
+from gis.access.scope import Scope
 from gis.store.boundaries import area_geometries
 from gis.store.scope import area_clause, grid_clause
 
@@ -335,3 +335,10 @@ def uncovered_incidents(conn: Connection, scope: Scope) -> pd.DataFrame:
     from gis.store.incidents import uncovered
     return pd.DataFrame(uncovered(conn, scope, limit=100_000),
                         columns=["external_id", "category", "occurred_at", "lon", "lat"])
+
+
+def posts_without_areas(conn: Connection) -> int:
+    """Posts that have no response area yet."""
+    return conn.execute(text(
+        "SELECT count(*) FROM response_post p WHERE NOT EXISTS "
+        "(SELECT 1 FROM response_area a WHERE a.post_id = p.id)")).scalar()

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, text
 
-from gis.access import Scope
+from gis.access.scope import Scope
 from gis.domain import LEVEL_LABELS
 from gis.store.scope import area_clause, grid_clause, incident_clause
 

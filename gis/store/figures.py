@@ -10,12 +10,12 @@ What the figures mean:
   resolved at grid, village, township and city level (resolved_level_unknown counts the rest,
   e.g. imported as resolved);
 - median_hours_to_resolve: reported_at to resolved_at, over resolved incidents with a time;
-- overdue: open incidents past a due time now (gis.lifecycle);
+- overdue: open incidents past a due time now (gis.incidents.lifecycle);
 - per_1000_households: found * 1000 / households of the unit's grids inside the jurisdiction
   (active generation).
 
 Incidents are selected and placed exactly as on the officials' rates map
-(gis.store.aggregates.selection, filters from gis.filters): inside the jurisdiction and the
+(gis.store.aggregates.selection, filters from gis.incidents.filters): inside the jurisdiction and the
 filters, counted in the active generation's grid they are assigned to (own assignment, a
 recorded re-assignment, or their point). Incidents outside every grid form a row of their own
 ("uncovered"), and at hamlet level so do those in grids without a hamlet ("no unit at this
@@ -23,14 +23,18 @@ level"). Dates apply to occurred_at, in China time, both inclusive.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sqlalchemy import Connection, text
 
-from gis import lifecycle as lc
-from gis.access import Scope
-from gis.filters import IncidentFilter
+from gis.access.scope import Scope
+from gis.domain import DONE, HANDLING_LEVELS
 from gis.store.aggregates import selection
 from gis.store.lifecycle import overdue_accept_sql, overdue_resolve_sql
 from gis.store.scope import grid_clause
+
+if TYPE_CHECKING:  # types of the features that call the store (no import at run time)
+    from gis.incidents.filters import IncidentFilter
 
 FIGURE_LEVELS = ("city", "township", "village", "hamlet", "grid")
 NO_UNIT, UNCOVERED = "~none", "~uncovered"
@@ -75,13 +79,13 @@ def query(conn: Connection, scope: Scope, level: str, f: IncidentFilter,
         unit_grids = "g.code LIKE ANY(:unit_patterns)"
         params["unit_patterns"] = [u.code if u.level == "grid" else u.prefix + "%"
                                    for u in unit_scope.units]
-    done = _list(lc.DONE)
+    done = _list(DONE)
     per_level = ",\n".join(
         f"count(*) FILTER (WHERE status IN ({done}) AND resolved_level = '{lv}') "
-        f"AS resolved_{lv}" for lv in lc.HANDLING_LEVELS)
+        f"AS resolved_{lv}" for lv in HANDLING_LEVELS)
     shares = ",\n".join(
         f"round(resolved_{lv}::numeric / NULLIF(resolved_known, 0), 4)::float AS share_{lv}"
-        for lv in lc.HANDLING_LEVELS)
+        for lv in HANDLING_LEVELS)
     sql = f"""
     WITH sel AS ({sel}), inc AS (
         SELECT i.status, i.reported_at, i.resolved_at, i.resolved_level, i.mediated_at,
@@ -119,8 +123,8 @@ def query(conn: Connection, scope: Scope, level: str, f: IncidentFilter,
                coalesce(a.found, 0) AS found, coalesce(a.mediated, 0) AS mediated,
                coalesce(a.resolved, 0) AS resolved,
                {', '.join(f'coalesce(a.resolved_{lv}, 0) AS resolved_{lv}'
-                          for lv in lc.HANDLING_LEVELS)},
-               {' + '.join(f'coalesce(a.resolved_{lv}, 0)' for lv in lc.HANDLING_LEVELS)}
+                          for lv in HANDLING_LEVELS)},
+               {' + '.join(f'coalesce(a.resolved_{lv}, 0)' for lv in HANDLING_LEVELS)}
                    AS resolved_known,
                coalesce(a.overdue, 0) AS overdue, a.median_hours
         FROM agg a FULL JOIN hh h ON h.gkey = a.gkey
@@ -130,7 +134,7 @@ def query(conn: Connection, scope: Scope, level: str, f: IncidentFilter,
                 WHEN gkey = '{NO_UNIT}' THEN 'no_unit' ELSE 'unit' END AS kind,
            households::bigint AS households, found, mediated, resolved,
            round(resolved::numeric / NULLIF(found, 0), 4)::float AS resolution_rate,
-           {', '.join(f'resolved_{lv}' for lv in lc.HANDLING_LEVELS)},
+           {', '.join(f'resolved_{lv}' for lv in HANDLING_LEVELS)},
            resolved - resolved_known AS resolved_level_unknown,
            {shares},
            round(median_hours::numeric, 2)::float AS median_hours_to_resolve,

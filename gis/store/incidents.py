@@ -2,15 +2,18 @@
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import shapely
 from sqlalchemy import Connection, text
 
-from gis.access import Scope
-from gis.incidents import IncidentInput
+from gis.access.scope import Scope
 from gis.store.scope import incident_clause
+
+if TYPE_CHECKING:  # types of the features that call the store (no import at run time)
+    from gis.incidents.parse import IncidentInput
 
 ASSIGNMENT = ("generation_id", "grid_id", "hamlet_id", "village_id", "township_id", "city_id")
 STORED = ("source", "external_id", "category", "severity", "status", "occurred_at",
@@ -107,6 +110,25 @@ def existing_keys(conn: Connection, source_ids: pd.DataFrame) -> np.ndarray:
     mask = np.zeros(len(source_ids), dtype=bool)
     mask[[n - 1 for n in rows]] = True
     return mask
+
+
+def export_rows(conn: Connection, scope: Scope, f, unit_scope: Scope | None, generation_id: int,
+                limit: int) -> list[dict]:
+    """The selected incidents (gis.store.aggregates.selection) with their grid, village and
+    township under the generation, oldest first."""
+    from gis.store.aggregates import selection
+    sql, params = selection(conn, scope, f, unit_scope, generation_id)
+    return [dict(r) for r in conn.execute(text(f"""
+        SELECT i.external_id, i.source, i.category, i.severity, i.status, i.occurred_at,
+               i.reported_at, round(ST_X(i.geom)::numeric, 6) AS lon,
+               round(ST_Y(i.geom)::numeric, 6) AS lat, g.code AS grid_code, g.name AS grid_name,
+               v.name AS village, t.name AS township, i.description
+        FROM ({sql}) s JOIN incident i ON i.id = s.id
+        LEFT JOIN grid g ON g.id = s.grid_id
+        LEFT JOIN admin_area v ON v.id = g.village_id
+        LEFT JOIN admin_area t ON t.id = g.township_id
+        ORDER BY i.occurred_at, i.id LIMIT :max_rows"""),
+        {**params, "max_rows": limit}).mappings()]
 
 
 def count(conn: Connection) -> int:

@@ -1,15 +1,17 @@
-"""Incident lifecycle in PostGIS: transitions with optimistic locking and the event log,
-deadline rules, overdue incidents. The rules themselves are in gis.lifecycle."""
+"""Incident lifecycle in PostGIS: loading and saving lifecycle states with optimistic locking,
+the event log, deadline rules, overdue incidents. The rules themselves are in
+gis.incidents.lifecycle; the use cases in gis.incidents.handling."""
 from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
-from gis import lifecycle as lc
-from gis.access import Principal, Scope
+from gis.access.roles import Principal
+from gis.access.scope import Scope
+from gis.domain import AWAITING_ACCEPTANCE, LIFECYCLE_FIELDS, OPEN
 from gis.errors import Conflict
 from gis.store.scope import incident_clause
 
-STATE_COLUMNS = ", ".join(f"i.{c}" for c in ("reported_at", *lc.State.FIELDS))
+STATE_COLUMNS = ", ".join(f"i.{c}" for c in ("reported_at", *LIFECYCLE_FIELDS))
 LEVEL_NAME = "CASE a.level WHEN 1 THEN 'city' WHEN 2 THEN 'township' WHEN 3 THEN 'village' " \
              "ELSE 'hamlet' END"
 
@@ -19,36 +21,33 @@ def _list(values) -> str:
 
 
 def overdue_accept_sql(alias: str = "i", now: str = "now()") -> str:
-    return (f"({alias}.status IN ({_list(lc.AWAITING_ACCEPTANCE)}) "
+    return (f"({alias}.status IN ({_list(AWAITING_ACCEPTANCE)}) "
             f"AND {alias}.accept_due_at < {now})")
 
 
 def overdue_resolve_sql(alias: str = "i", now: str = "now()") -> str:
-    return f"({alias}.status IN ({_list(lc.OPEN)}) AND {alias}.resolve_due_at < {now})"
+    return f"({alias}.status IN ({_list(OPEN)}) AND {alias}.resolve_due_at < {now})"
 
 
-def rules(conn: Connection) -> dict[str, lc.DeadlineRule]:
+def rules(conn: Connection) -> list[dict]:
+    """Deadline rules: level, accept_hours, resolve_hours."""
     rows = conn.execute(text("SELECT level, accept_hours, resolve_hours FROM deadline_rule"))
-    return {r.level: lc.DeadlineRule(r.level, float(r.accept_hours), float(r.resolve_hours))
-            for r in rows}
+    return [{"level": r.level, "accept_hours": float(r.accept_hours),
+             "resolve_hours": float(r.resolve_hours)} for r in rows]
 
 
-def set_rules(conn: Connection, new: list[lc.DeadlineRule]) -> dict[str, lc.DeadlineRule]:
-    """Replace the rules of the given levels. Due times already set do not change; the new
-    hours apply to incidents reported or escalated from now on."""
+def set_rules(conn: Connection, new: list[dict]) -> None:
+    """Replace the rules of the given levels (dicts with level, accept_hours, resolve_hours).
+    Due times already set do not change; the new hours apply to incidents reported or
+    escalated from now on."""
     conn.execute(text(
         "INSERT INTO deadline_rule (level, accept_hours, resolve_hours) "
         "SELECT * FROM unnest(CAST(:levels AS text[]), CAST(:accept AS numeric[]), "
         "CAST(:resolve AS numeric[])) "
         "ON CONFLICT (level) DO UPDATE SET accept_hours = EXCLUDED.accept_hours, "
         "resolve_hours = EXCLUDED.resolve_hours"),
-        {"levels": [r.level for r in new], "accept": [r.accept_hours for r in new],
-         "resolve": [r.resolve_hours for r in new]})
-    return rules(conn)
-
-
-def _state(row) -> lc.State:
-    return lc.State(**{k: row[k] for k in ("reported_at", *lc.State.FIELDS)})
+        {"levels": [r["level"] for r in new], "accept": [r["accept_hours"] for r in new],
+         "resolve": [r["resolve_hours"] for r in new]})
 
 
 def load(conn: Connection, incident_id: int, scope: Scope, *, lock: bool = False) -> dict | None:
@@ -72,48 +71,32 @@ def load(conn: Connection, incident_id: int, scope: Scope, *, lock: bool = False
     if row is None:
         return None
     out = dict(row)
-    out["state"] = _state(row)
+    out["state"] = {k: row[k] for k in ("reported_at", *LIFECYCLE_FIELDS)}
     out["units"] = {tuple(u.split(":", 1)) for u in row["units"] if u}
     return out
 
 
-def transition(conn: Connection, incident_id: int, action: str, *, version: int,
-               note: str | None, actor: Principal) -> dict | None:
-    """Apply an action to an incident inside the actor's scope, in the caller's transaction.
-
-    None when the incident is not visible (missing or outside the scope). Conflict (409) when
-    `version` is not the current one, Forbidden when the incident is handled above the actor's
-    level, UnprocessableError when the state machine refuses; nothing changes then. Returns
-    the loaded row (with the new state) and the event written."""
-    row = load(conn, incident_id, actor.scope, lock=True)
-    if row is None:
-        return None
-    old: lc.State = row["state"]
-    if version != old.version:
-        raise Conflict(f"incident {incident_id} is at version {old.version} "
-                       f"({lc.STATUS_LABELS[old.status]} at {old.handling_level} level), not "
-                       f"version {version}; reload it and try again", field="version",
-                       details={"current_version": old.version, "status": old.status,
-                                "handling_level": old.handling_level})
-    lc.check_may_act(lc.acting_level(actor.scope, row["units"]), old)
-    new = lc.apply(old, action, row["now"], rules(conn), note)
-    sets = ", ".join(f"{c} = :{c}" for c in lc.State.FIELDS)
+def save_transition(conn: Connection, incident_id: int, old_version: int, new: dict,
+                    event: dict, actor: Principal) -> dict:
+    """Write a new lifecycle state (LIFECYCLE_FIELDS) over `old_version` and its event (at,
+    action, from/to status and level, note); returns the event row. The caller holds the row
+    lock (load(..., lock=True))."""
+    sets = ", ".join(f"{c} = :{c}" for c in LIFECYCLE_FIELDS)
     updated = conn.execute(text(f"UPDATE incident SET {sets} WHERE id = :id AND version = :old"),
-                           {**{c: getattr(new, c) for c in lc.State.FIELDS},
-                            "id": incident_id, "old": old.version}).rowcount
+                           {**{c: new[c] for c in LIFECYCLE_FIELDS},
+                            "id": incident_id, "old": old_version}).rowcount
     if updated != 1:  # cannot happen while the row is locked; never write a lost update
         raise Conflict(f"incident {incident_id} changed while it was being updated")
-    event = conn.execute(text(
+    return dict(conn.execute(text(
         "INSERT INTO incident_event (incident_id, at, action, from_status, to_status, "
         "from_level, to_level, account_id, username, note) "
         "VALUES (:i, :at, :a, :fs, :ts, :fl, :tl, :acc, :u, :n) "
         "RETURNING id, at, action, from_status, to_status, from_level, to_level, account_id, "
         "username, note"),
-        {"i": incident_id, "at": row["now"], "a": action, "fs": old.status, "ts": new.status,
-         "fl": old.handling_level, "tl": new.handling_level, "acc": actor.account_id,
-         "u": actor.username, "n": note}).mappings().one()
-    row["state"] = new
-    return {**row, "event": dict(event), "previous": old}
+        {"i": incident_id, "at": event["at"], "a": event["action"],
+         "fs": event["from_status"], "ts": event["to_status"], "fl": event["from_level"],
+         "tl": event["to_level"], "acc": actor.account_id, "u": actor.username,
+         "n": event["note"]}).mappings().one())
 
 
 def events(conn: Connection, incident_id: int) -> list[dict]:

@@ -15,8 +15,8 @@ import subprocess
 import time
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-STATE_DIR = Path(os.environ.get("GRIDGIS_HOME", PROJECT_ROOT / ".gridgis"))
+from gis.config import PROJECT_ROOT, STATE_DIR
+
 DATA_DIR = STATE_DIR / "pgdata"
 SOCKET_DIR = STATE_DIR / "run"
 LOG_FILE = STATE_DIR / "postgres.log"

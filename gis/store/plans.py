@@ -15,7 +15,7 @@ import pandas as pd
 import shapely
 from sqlalchemy import Connection, text
 
-from gis.access import Scope
+from gis.access.scope import Scope
 from gis.store.scope import area_clause, grid_clause, incident_clause
 
 PLAN_COLUMNS = ("code", "name", "parent_code", "households", "population")

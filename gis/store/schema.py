@@ -7,9 +7,24 @@ it was assigned under, so redrawing grids never rewrites where past incidents we
 from __future__ import annotations
 
 from geoalchemy2 import Geometry
-from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Column, DateTime, Float, ForeignKey,
-                        Index, Integer, MetaData, SmallInteger, Table, Text, UniqueConstraint,
-                        func, text)
+from sqlalchemy import (
+                        BigInteger,
+                        Boolean,
+                        CheckConstraint,
+                        Column,
+                        DateTime,
+                        Float,
+                        ForeignKey,
+                        Index,
+                        Integer,
+                        MetaData,
+                        SmallInteger,
+                        Table,
+                        Text,
+                        UniqueConstraint,
+                        func,
+                        text,
+)
 
 metadata = MetaData()
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
-from gis.access import Scope
+from gis.access.scope import Scope
 
 AREA_LEVELS = ("city", "township", "village", "hamlet")
 

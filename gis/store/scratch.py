@@ -4,8 +4,9 @@ from __future__ import annotations
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 
-from gis.config import database_url, uses_embedded_database
+from gis.config import uses_embedded_database
 from gis.store import db
+from gis.store.db import database_url
 
 
 def admin_engine() -> Engine:

@@ -2,7 +2,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-from gis.config import database_url
+from gis.store.db import database_url
 from gis.store.schema import metadata
 
 config = context.config

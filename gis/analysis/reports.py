@@ -1,0 +1,228 @@
+"""The officials' analysis reports that the map pages draw: hot spots (kernel density bands in
+metres, a sample for the browser's heat layers, weekly groups for the time slider, Getis-Ord Gi*
+on the grids) and incident rates per unit with drill-down. Everything is limited to the
+account's jurisdiction and the filters in the URL (gis.incidents.filters)."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gis.access.scope import Scope
+from gis.analysis.classes import classify
+from gis.analysis.density import density_bands, kde_surface
+from gis.analysis.hotspots import InsufficientData, gi_bin_legend, gi_star
+from gis.analysis.rates import rate_per_1000_households
+from gis.errors import InputError
+from gis.geo.shapes import DISPLAY_SIMPLIFY_DEG as SIMPLIFY_DEG
+from gis.incidents.filters import IncidentFilter, parse_filter
+from gis.incidents.selection import unit_scope as filter_unit_scope
+from gis.store import aggregates, features, figures
+from gis.store import boundaries as bstore
+from gis.store.db import Connection
+
+BANDWIDTH_M = (250, 500, 1000, 2000)
+DEFAULT_BANDWIDTH_M = 500
+QUICK_VIEW_MAX = 20_000  # points sent to the browser's heat layers
+# measure: (column, decimals, legend caption)
+MEASURES = {
+    "rate": ("rate", 2, "每千户事件数 Incidents per 1,000 households"),
+    "count": ("incidents", 0, "事件数 Incidents"),
+    "resolution": ("resolution_pct", 1, "化解率 % Resolution rate"),
+    "overdue": ("overdue", 0, "超期事件 Overdue incidents"),
+}
+UNIT_LEVELS = aggregates.UNIT_LEVELS
+DRILL = {"township": "village", "village": "grid", "hamlet": "grid"}
+
+
+def parse_bandwidth(raw: str | None) -> int:
+    """Kernel bandwidth in metres from a URL parameter (default 500)."""
+    raw = raw or str(DEFAULT_BANDWIDTH_M)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InputError(f"bandwidth={raw!r} is not a whole number of metres", field="bandwidth")
+    if not 50 <= value <= 20_000:
+        raise InputError("bandwidth must be between 50 and 20,000 metres", field="bandwidth")
+    return value
+
+
+def _bounds(conn: Connection, scope: Scope, gen_id: int, unit_scope: Scope | None):
+    """Lon/lat box to show: the unit filter's grids, else the jurisdiction's."""
+    coll = features.COLLECTIONS["grids"]
+    box = features.extent(conn, coll, gen_id, scope)
+    if unit_scope is not None:
+        box = features.extent(conn, coll, gen_id, unit_scope) or box
+    return box
+
+
+def weekly(points: pd.DataFrame) -> tuple[list, list[str]]:
+    """Points grouped by ISO week (China time) for the time slider: ([[lat, lon], ...] per week,
+    week start dates)."""
+    if points.empty:
+        return [], []
+    local = pd.to_datetime(points["occurred_at"], utc=True).dt.tz_convert("Asia/Shanghai")
+    week = local.dt.tz_localize(None).dt.to_period("W-SUN").dt.start_time
+    frame = pd.DataFrame({"week": week, "lat": points["lat"], "lon": points["lon"]})
+    data, index = [], []
+    for start, group in frame.groupby("week", sort=True):
+        data.append(group[["lat", "lon"]].to_numpy().round(6).tolist())
+        index.append(f"{start:%Y-%m-%d}")
+    return data, index
+
+
+@dataclass
+class HotspotReport:
+    """Hot spots of the filtered incidents.
+
+    Attributes
+    ----------
+    filters : IncidentFilter
+    generation_id : int
+    bounds : list of float or None
+        Lon/lat box to show.
+    bandwidth_m : int
+        Kernel bandwidth in metres.
+    incidents : int
+        Incidents selected (every statistic uses all of them).
+    bands : GeoDataFrame
+        Density isobands (label, colour, geometry) in incidents per km², EPSG:4326.
+    quick : DataFrame
+        lon, lat, occurred_at of at most QUICK_VIEW_MAX incidents (a fixed random sample) for
+        the browser's heat layers.
+    grids : GeoDataFrame
+        Grids with their incident counts and, when Gi* ran, z, p, bin and labels.
+    method : dict or None
+        Gi* method and parameters; None when there were too few incidents (see `message`).
+    message : dict or None
+        Why Gi* was not computed (Chinese and English).
+    hot_rows : list of dict
+        Hot grids, strongest first (at most 50).
+    legend : list of (colour, label)
+        Gi* classes shown.
+    """
+    filters: IncidentFilter
+    generation_id: int
+    bounds: list | None
+    bandwidth_m: int
+    incidents: int
+    bands: gpd.GeoDataFrame
+    quick: pd.DataFrame
+    grids: gpd.GeoDataFrame
+    method: dict | None = None
+    message: dict | None = None
+    hot_rows: list = field(default_factory=list)
+    legend: list = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+    @property
+    def hot(self) -> int:
+        return int((self.grids["bin"] > 0).sum()) if "bin" in self.grids else 0
+
+
+def hotspots(conn: Connection, scope: Scope, args) -> HotspotReport:
+    """The hot-spot report for URL parameters `args` (filters and bandwidth)."""
+    started = time.perf_counter()
+    f = parse_filter(args)
+    bandwidth = parse_bandwidth(args.get("bandwidth"))
+    gen = bstore.require_active_generation(conn)
+    unit_scope = filter_unit_scope(conn, scope, f)
+    pts = aggregates.points(conn, scope, f, unit_scope, gen["id"])
+    grids = aggregates.unit_counts(conn, scope, f, unit_scope, gen["id"], "grid",
+                                   simplify=SIMPLIFY_DEG)
+    bounds = _bounds(conn, scope, gen["id"], unit_scope)
+    bands = gpd.GeoDataFrame({"label": [], "colour": []}, geometry=[], crs="EPSG:4326")
+    if len(pts):
+        cell = max(20.0, bandwidth / 2.5)  # display raster: fine enough for the bands
+        surface = kde_surface(pts["lon"].to_numpy(), pts["lat"].to_numpy(), bandwidth,
+                              cell_m=cell)
+        bands = density_bands(surface, scheme="EqualInterval", k=5)
+        bands = bands[~bands.geometry.is_empty]
+        bands["geometry"] = shapely.simplify(bands.geometry.values, cell / 111_000 / 3)
+    quick = pts if len(pts) <= QUICK_VIEW_MAX else pts.sample(QUICK_VIEW_MAX, random_state=0)
+    report = HotspotReport(f, gen["id"], bounds, bandwidth, len(pts), bands, quick, grids)
+    try:
+        result = gi_star(grids, "incidents", incidents=len(pts))
+        report.method = result.method
+        report.grids = grids.join(result.table[["z", "p", "bin", "label_zh", "label_en",
+                                                "colour"]])
+        g = report.grids
+        report.hot_rows = (g[g["bin"] > 0].sort_values(["bin", "z"], ascending=False)
+                           [["code", "name", "parent_name", "incidents", "z", "p", "bin",
+                             "label_zh", "label_en"]].head(50).to_dict("records"))
+        report.legend = [(r["colour"], f"{r['label_zh']} {r['label_en']}")
+                         for r in gi_bin_legend() if r["bin"] != 0]
+    except InsufficientData as err:
+        report.message = err.details
+    report.elapsed_s = time.perf_counter() - started
+    return report
+
+
+def _num(value) -> float:
+    return float(value) if value is not None else float("nan")
+
+
+@dataclass
+class RatesReport:
+    """Incidents per unit at one level, with the figures and the classes of one measure.
+
+    Attributes
+    ----------
+    filters : IncidentFilter
+    level : str
+        township, village, hamlet or grid.
+    measure : str
+        A key of MEASURES.
+    units : GeoDataFrame
+        Units with incidents, households, rate (per 1,000 households), resolution_pct,
+        overdue, median_hours_to_resolve, share_grid, colour and the code of the level to
+        drill down to (`child`); EPSG:4326, simplified for display.
+    legend : list of (colour, label)
+    caption : str
+        What the legend measures.
+    totals : dict
+        The figures' total row.
+    bounds : list of float or None
+    """
+    filters: IncidentFilter
+    level: str
+    measure: str
+    child: str | None
+    units: gpd.GeoDataFrame
+    legend: list
+    caption: str
+    totals: dict
+    bounds: list | None
+
+
+def rates(conn: Connection, scope: Scope, args) -> RatesReport:
+    """The rates report for URL parameters `args` (filters, level, measure)."""
+    f = parse_filter(args)
+    level = args.get("level") or "township"
+    if level not in UNIT_LEVELS:
+        raise InputError(f"level must be one of {', '.join(UNIT_LEVELS)}", field="level")
+    measure = args.get("measure") or "rate"
+    if measure not in MEASURES:
+        raise InputError(f"measure must be one of {', '.join(MEASURES)}", field="measure")
+    gen = bstore.require_active_generation(conn)
+    unit_scope = filter_unit_scope(conn, scope, f)
+    units = aggregates.unit_counts(conn, scope, f, unit_scope, gen["id"], level,
+                                   simplify=SIMPLIFY_DEG)
+    table = figures.figures(conn, scope, level, f, unit_scope, gen["id"])
+    bounds = _bounds(conn, scope, gen["id"], unit_scope)
+    units["rate"] = np.round(rate_per_1000_households(units["incidents"], units["households"]), 2)
+    by_code = {r["unit_code"]: r for r in table["units"] if r["kind"] == "unit"}
+    for key in ("resolution_rate", "overdue", "median_hours_to_resolve", "share_grid"):
+        units[key] = [_num(by_code.get(c, {}).get(key)) for c in units["code"]]
+    units["resolution_pct"] = np.round(units["resolution_rate"] * 100, 1)
+    column, decimals, caption = MEASURES[measure]
+    classes = classify(units[column].astype(float).to_numpy(), "FisherJenks", k=5,
+                       decimals=decimals)
+    units["colour"] = classes.value_colours()
+    return RatesReport(f, level, measure, DRILL.get(level), units,
+                       [(r["colour"], r["label"]) for r in classes.legend()], caption,
+                       table["total"], bounds)

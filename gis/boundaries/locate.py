@@ -1,0 +1,36 @@
+"""Locate a point: the grid and the units holding it in the active generation, within the
+account's jurisdiction."""
+from __future__ import annotations
+
+from gis.access.scope import OUTSIDE_JURISDICTION, Scope
+from gis.errors import Forbidden
+from gis.store import boundaries as bstore
+from gis.store.db import Connection
+from gis.store.scope import point_in_scope
+
+UNIT_KEYS = ("hamlet", "village", "township", "city")
+
+
+def describe_assignment(conn: Connection, gen_id: int, grid: dict | None) -> dict:
+    """JSON-ready description: the grid and its units with codes and names."""
+    body = {"generation": gen_id, "covered": grid is not None, "grid": None}
+    body.update({k: None for k in UNIT_KEYS})
+    if grid:
+        body["grid"] = {"code": grid["code"], "name": grid["name"],
+                        "households": grid["households"], "population": grid["population"]}
+        units = bstore.units_by_id(conn, [grid[f"{k}_id"] for k in UNIT_KEYS])
+        for k in UNIT_KEYS:
+            unit = units.get(grid[f"{k}_id"])
+            body[k] = {"code": unit["code"], "name": unit["name"], "kind": unit["kind"]} \
+                if unit else None
+    return body
+
+
+def locate(conn: Connection, lon: float, lat: float, input_crs: str, *, scope: Scope) -> dict:
+    gen = bstore.require_active_generation(conn)
+    grid = bstore.locate(conn, lon, lat, gen["id"])
+    if not point_in_scope(conn, scope, lon, lat, gen["id"], grid["code"] if grid else None):
+        raise Forbidden(OUTSIDE_JURISDICTION)
+    body = describe_assignment(conn, gen["id"], grid)
+    body["point"] = {"lon": round(lon, 7), "lat": round(lat, 7), "input_crs": input_crs}
+    return body

@@ -1,0 +1,123 @@
+"""Collections and items of the OGC API - Features: which collections exist, their extents, and
+pages of items filtered by bbox, datetime and category, all inside the jurisdiction. Reading
+incident items is an export (audited)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from gis.access.roles import Principal
+from gis.access.scope import Scope, not_visible
+from gis.errors import InputError, NotFound
+from gis.store import audit, features
+from gis.store import boundaries as bstore
+from gis.store.db import Connection
+from gis.times import parse_time
+
+COLLECTIONS = features.COLLECTIONS
+Collection = features.Collection
+
+
+def get_collection(collection_id: str) -> Collection:
+    coll = COLLECTIONS.get(collection_id)
+    if coll is None:
+        raise NotFound(f"collection {collection_id!r} does not exist; collections: "
+                       f"{', '.join(COLLECTIONS)}")
+    return coll
+
+
+def _generation_id(conn: Connection) -> int | None:
+    gen = bstore.active_generation(conn)
+    return gen["id"] if gen else None
+
+
+def extents(conn: Connection, scope: Scope, collection_ids) -> dict[str, list | None]:
+    """The lon/lat bounding box of each collection inside the jurisdiction (None when empty)."""
+    gen_id = _generation_id(conn)
+    return {c: features.extent(conn, get_collection(c), gen_id, scope) for c in collection_ids}
+
+
+def parse_bbox(raw: str | None):
+    if not raw:
+        return None
+    parts = raw.split(",")
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        raise InputError(f"bbox={raw!r}: expected minLon,minLat,maxLon,maxLat", field="bbox")
+    if len(values) != 4:
+        raise InputError("bbox takes 4 numbers: minLon,minLat,maxLon,maxLat", field="bbox")
+    minx, miny, maxx, maxy = values
+    if not (-180 <= minx <= 180 and -180 <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+        raise InputError("bbox is outside lon -180..180, lat -90..90 or min > max", field="bbox")
+    return minx, miny, maxx, maxy
+
+
+def parse_datetime(raw: str | None) -> tuple[datetime | None, datetime | None]:
+    """RFC 3339 instant or interval 'a/b', with '..' or '' for an open end."""
+    if not raw:
+        return None, None
+    try:
+        if "/" in raw:
+            a, b = raw.split("/", 1)
+            start = None if a in ("", "..") else parse_time(a, "datetime")
+            end = None if b in ("", "..") else parse_time(b, "datetime")
+            if start and end and start > end:
+                raise InputError("datetime interval ends before it starts", field="datetime")
+            return start, end
+        t = parse_time(raw, "datetime")
+        return t, t
+    except InputError:
+        raise
+    except Exception as err:
+        raise InputError(f"datetime={raw!r}: {err}", field="datetime")
+
+
+def items(conn: Connection, actor: Principal, collection_id: str, *, limit: int, offset: int,
+          bbox: str | None = None, datetime_range: str | None = None,
+          category: str | None = None, query: str = "",
+          origin: dict | None = None) -> tuple[list[dict], int]:
+    """One page of a collection's features and the number matched."""
+    coll = get_collection(collection_id)
+    start, end = parse_datetime(datetime_range) if coll.is_incidents else (None, None)
+    q = features.ItemQuery(generation_id=_generation_id(conn), scope=actor.scope, limit=limit,
+                           offset=offset, bbox=parse_bbox(bbox), start=start, end=end,
+                           category=category if coll.is_incidents else None)
+    feats, matched = features.items(conn, coll, q)
+    if coll.is_incidents and feats:  # incident records name people and places
+        audit.record(conn, actor, "export", f"collections/{coll.id}/items",
+                     details={"query": query[:500], "returned": len(feats)}, **(origin or {}))
+    return feats, matched
+
+
+def item(conn: Connection, scope: Scope, collection_id: str, fid: int) -> dict:
+    coll = get_collection(collection_id)
+    feat = features.item(conn, coll, fid, _generation_id(conn), scope)
+    if feat is None:
+        raise not_visible(scope, f"{collection_id} item", fid)
+    return feat
+
+
+def overview(conn: Connection, scope: Scope) -> tuple[dict | None, dict]:
+    """The active generation and the number of units, grids and incidents in the jurisdiction
+    (the start page)."""
+    gen = bstore.active_generation(conn)
+    return gen, features.summary(conn, gen["id"] if gen else None, scope)
+
+
+OUTLINE_SIMPLIFY_DEG = 0.0001  # unit outlines drawn as context on maps (about 10 m)
+LAYER_LIMIT = 100_000
+
+
+def map_features(conn: Connection, scope: Scope, collection_id: str,
+                 simplify: float = OUTLINE_SIMPLIFY_DEG) -> dict:
+    """A whole collection inside the jurisdiction as one FeatureCollection for a map layer,
+    geometries simplified by `simplify` degrees (display only)."""
+    feats, _ = features.items(conn, get_collection(collection_id),
+                              features.ItemQuery(_generation_id(conn), scope, limit=LAYER_LIMIT,
+                                                 simplify=simplify))
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def outlines(conn: Connection, scope: Scope, levels) -> dict[str, dict]:
+    """Unit outlines (cities, townships, villages, hamlets) to draw as context."""
+    return {name: map_features(conn, scope, name) for name in levels}

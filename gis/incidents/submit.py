@@ -1,0 +1,86 @@
+"""Report one incident (the API's POST): parse, locate, check the jurisdiction, store; and the
+JSON form of a stored incident."""
+from __future__ import annotations
+
+from gis.access.roles import Principal
+from gis.access.scope import OUTSIDE_JURISDICTION, Scope, not_visible
+from gis.boundaries.locate import UNIT_KEYS
+from gis.errors import Conflict, Forbidden
+from gis.incidents.parse import parse_feature
+from gis.store import audit
+from gis.store import boundaries as bstore
+from gis.store import incidents as istore
+from gis.store.db import Connection
+from gis.store.scope import point_in_scope
+
+
+def _assignment(gen_id: int, grid: dict | None) -> dict:
+    out = {"generation_id": gen_id, "grid_id": None}
+    out.update({f"{k}_id": None for k in UNIT_KEYS})
+    if grid:
+        out["grid_id"] = grid["id"]
+        out.update({f"{k}_id": grid[f"{k}_id"] for k in UNIT_KEYS})
+    return out
+
+
+def incident_body(conn: Connection, row: dict) -> dict:
+    """An incident as a GeoJSON Feature with its assignment."""
+    props = {k: row[k] for k in ("source", "external_id", "category", "severity", "status",
+                                 "description", "input_crs", "generation_id")}
+    props["occurred_at"] = row["occurred_at"].isoformat()
+    props["reported_at"] = row["reported_at"].isoformat()
+    props["covered"] = row["grid_code"] is not None
+    for k in ("grid", *UNIT_KEYS):
+        props[f"{k}_code"] = row[f"{k}_code"]
+        props[f"{k}_name"] = row[f"{k}_name"]
+    return {"type": "Feature", "id": row["id"], "properties": props,
+            "geometry": {"type": "Point", "coordinates": [row["lon"], row["lat"]]}}
+
+
+def get_incident(conn: Connection, incident_id: int, scope: Scope) -> dict:
+    """One incident inside the jurisdiction as a GeoJSON Feature (else not_visible)."""
+    row = istore.get(conn, incident_id, scope=scope)
+    if row is None:
+        raise not_visible(scope, "incident", incident_id)
+    return incident_body(conn, row)
+
+
+def report_incident(conn: Connection, feature, crs: str | None, *, actor: Principal,
+                    origin: dict | None = None) -> tuple[dict, bool]:
+    """An account reports one incident (submit_incident within its jurisdiction), audited when
+    it is stored."""
+    body, created = submit_incident(conn, feature, crs, scope=actor.scope)
+    if created:
+        audit.record(conn, actor, "incident_create", f"incident/{body['id']}",
+                     details={"external_id": body["properties"]["external_id"],
+                              "grid_code": body["properties"]["grid_code"]}, **(origin or {}))
+    return body, created
+
+
+def submit_incident(conn: Connection, feature, crs: str | None = None, *,
+                    scope: Scope) -> tuple[dict, bool]:
+    """Store one incident. Returns (feature, created). The same (source, external_id) sent again
+    with the same content answers the stored incident (created False); with different content
+    it is a Conflict and nothing changes. A point outside the scope is Forbidden."""
+    inc = parse_feature(feature, crs)
+    gen = bstore.require_active_generation(conn)
+    grid = bstore.locate(conn, inc.lon, inc.lat, gen["id"])
+    if not point_in_scope(conn, scope, inc.lon, inc.lat, gen["id"],
+                          grid["code"] if grid else None):
+        raise Forbidden(OUTSIDE_JURISDICTION)
+    new_id = istore.insert_one(conn, inc, _assignment(gen["id"], grid))
+    if new_id is not None:
+        return incident_body(conn, istore.get(conn, new_id, scope=scope)), True
+    existing = istore.get_by_key(conn, inc.source, inc.external_id, scope=scope)
+    if existing is None:  # stored under the same key, but outside this account's jurisdiction
+        raise Conflict(f"incident {inc.source}/{inc.external_id} exists already")
+    same = (existing["category"] == inc.category and existing["occurred_at"] == inc.occurred_at
+            and abs(existing["input_x"] - inc.input_x) < 1e-9
+            and abs(existing["input_y"] - inc.input_y) < 1e-9)
+    if not same:
+        raise Conflict(f"incident {inc.source}/{inc.external_id} exists with different content",
+                       details={"existing_id": existing["id"]})
+    return incident_body(conn, existing), False
+
+
+# ---- imports ----

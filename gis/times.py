@@ -1,0 +1,19 @@
+"""Times: ISO 8601 everywhere; a time without an offset is China Standard Time (+08:00), and a
+date is a China day whatever the server's time zone."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from gis.errors import UnprocessableError
+
+CST = timezone(timedelta(hours=8))
+
+
+def parse_time(value, field: str) -> datetime:
+    if not isinstance(value, str) or not value.strip():
+        raise UnprocessableError(f"{field} must be an ISO 8601 date-time string", field=field)
+    try:
+        dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise UnprocessableError(f"{field} {value!r} is not an ISO 8601 date-time", field=field)
+    return dt if dt.tzinfo else dt.replace(tzinfo=CST)

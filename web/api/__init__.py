@@ -1,0 +1,18 @@
+"""The JSON API under /api/v1: one module per feature, each with its blueprint `bp` and the
+OpenAPI description of its routes (OPENAPI_PATHS, gathered by web.spec)."""
+from __future__ import annotations
+
+from web.api import (
+                     accounts,
+                     analysis,
+                     boundaries,
+                     coverage,
+                     features,
+                     incidents,
+                     lifecycle,
+                     openapi,
+                     planning,
+)
+
+MODULES = (boundaries, incidents, lifecycle, analysis, accounts, features, planning, coverage,
+           openapi)

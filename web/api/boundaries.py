@@ -1,0 +1,63 @@
+"""Boundaries API: locate a point (grid and units, within the jurisdiction) and boundary-set
+uploads (administrators)."""
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+from flask import Blueprint, jsonify, request
+
+from gis.boundaries.importing import import_boundaries as import_boundary_set
+from gis.boundaries.locate import locate as locate_point
+from gis.incidents.parse import convert_point
+from web.auth import origin, principal, requires
+from web.database import engine
+from web.params import float_arg
+from web.spec import FLAG, NUMBER, json_response, multipart, op, param, ref
+from web.uploads import flag, received_file, upload
+
+bp = Blueprint("boundaries_api", __name__, url_prefix="/api/v1")
+BOUNDARY_SUFFIXES = (".gpkg", ".geojson", ".json", ".zip")
+
+
+@bp.get("/locate")
+@requires("locate")
+def locate():
+    """Grid and units at a point: ?lon=..&lat=..&crs=EPSG:4326|EPSG:4490|GCJ02|BD09."""
+    x, y = float_arg("lon"), float_arg("lat")
+    lon, lat, crs = convert_point(x, y, request.args.get("crs"))
+    with engine().connect() as conn:
+        return jsonify(locate_point(conn, lon, lat, crs, scope=principal().scope))
+
+
+@bp.post("/imports/boundaries")
+@requires("boundary.import")
+@upload
+def import_boundaries():
+    """Boundary set (GeoPackage, or a zip of GeoJSON/Shapefile layers); validated, and written as
+    the new active generation when commit=true."""
+    commit = flag("commit")
+    filename = request.files["file"].filename if "file" in request.files else None
+    with received_file(BOUNDARY_SUFFIXES) as path:
+        report = import_boundary_set(engine(), path, commit=commit,
+                                     name=request.form.get("name") or Path(filename).stem,
+                                     crs=request.form.get("crs") or None, repair=flag("repair"),
+                                     actor=principal(), origin=origin())
+    body = asdict(report)
+    body["source"] = filename
+    return jsonify(body), 201 if report.committed else 200
+
+
+OPENAPI_PATHS = {
+    "/locate": {"get": op("Grid and units at a point", {"200": json_response(ref("Location"))},
+                          params=[param("lon", schema=NUMBER, required=True),
+                                  param("lat", schema=NUMBER, required=True),
+                                  param("crs", description="EPSG:4326 (default), EPSG:4490, "
+                                        "GCJ02, BD09 or EPSG:<code>")])},
+    "/imports/boundaries": {"post": op(
+        "Validate (and with commit=true publish) a boundary set (GeoPackage or zip)",
+        {"200": json_response(ref("ImportReport")),
+         "201": json_response(ref("ImportReport"), "Created")},
+        body=multipart({"commit": FLAG, "repair": FLAG, "name": {"type": "string"},
+                        "crs": {"type": "string"}}), tag="imports")},
+}

@@ -1,0 +1,100 @@
+"""Incidents API: report and read incidents, import incident tables, export any filtered
+selection (all within the jurisdiction)."""
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from flask import Blueprint, jsonify, request, url_for
+
+from gis.errors import InputError
+from gis.incidents.export import export_incidents as export_selection
+from gis.incidents.importing import import_incidents as import_table
+from gis.incidents.submit import get_incident as incident_feature
+from gis.incidents.submit import report_incident
+from web.auth import origin, principal, requires
+from web.database import engine
+from web.downloads import attachment
+from web.spec import FLAG, json_response, multipart, op, param, ref
+from web.uploads import flag, received_file, upload
+
+bp = Blueprint("incidents_api", __name__, url_prefix="/api/v1")
+INCIDENT_SUFFIXES = (".csv", ".geojson", ".json")
+
+
+@bp.post("/incidents")
+@requires("incident.create")
+def post_incident():
+    """Store a GeoJSON Feature as an incident; 201 with its assignment, 200 for a repeat."""
+    body = request.get_json(silent=True)
+    if body is None:
+        raise InputError("request body is not valid JSON (send a GeoJSON Feature with "
+                         "Content-Type: application/json)")
+    with engine().begin() as conn:
+        feature, created = report_incident(conn, body, request.args.get("crs"),
+                                           actor=principal(), origin=origin())
+    response = jsonify(feature)
+    response.status_code = 201 if created else 200
+    response.headers["Location"] = url_for("incidents_api.get_incident", incident_id=feature["id"])
+    return response
+
+
+@bp.get("/incidents/<int:incident_id>")
+@requires("incident.read")
+def get_incident(incident_id: int):
+    with engine().connect() as conn:
+        return jsonify(incident_feature(conn, incident_id, principal().scope))
+
+
+@bp.post("/imports/incidents")
+@requires("incident.import")
+@upload
+def import_incidents():
+    """Incident table (CSV in UTF-8 or GBK, or GeoJSON); form fields crs, source, skip_bad."""
+    p = principal()
+    with received_file(INCIDENT_SUFFIXES) as path:
+        report = import_table(engine(), path, crs=request.form.get("crs") or None,
+                              skip_bad=flag("skip_bad"), scope=p.scope, actor=p, origin=origin(),
+                              source=request.form.get("source") or f"upload:{p.username}")
+    return jsonify(asdict(report)), 201 if report.inserted else 200
+
+
+@bp.get("/exports/incidents")
+@requires("incident.export")
+def export_incidents():
+    """?format=csv|geojson plus the filters of the officials' pages."""
+    with engine().begin() as conn:
+        download = export_selection(conn, principal(), request.args,
+                                    request.args.get("format"),
+                                    query=request.query_string.decode(), origin=origin())
+    return attachment(download)
+
+
+FILTER_PARAMS = [param("category"), param("severity"), param("status"),
+                 param("start", schema={"type": "string", "format": "date"}),
+                 param("end", schema={"type": "string", "format": "date"}),
+                 param("days", schema={"type": "integer", "minimum": 1, "maximum": 3660}),
+                 param("unit")]
+OPENAPI_PATHS = {
+    "/incidents": {"post": op(
+        "Report an incident (201 new, 200 repeat of the same)",
+        {"200": json_response(ref("Incident")), "201": json_response(ref("Incident"), "Created")},
+        params=[param("crs")],
+        body={"required": True,
+              "content": {"application/json": {"schema": ref("IncidentInput")}}})},
+    "/incidents/{incident_id}": {"get": op(
+        "One incident", {"200": json_response(ref("Incident"))},
+        params=[param("incident_id", "path", {"type": "integer"})])},
+    "/imports/incidents": {"post": op(
+        "Import an incident table (CSV UTF-8/GBK or GeoJSON), all or nothing",
+        {"200": json_response(ref("ImportReport")),
+         "201": json_response(ref("ImportReport"), "Created")},
+        body=multipart({"crs": {"type": "string"}, "source": {"type": "string"},
+                        "skip_bad": FLAG}), tag="imports")},
+    "/exports/incidents": {"get": op(
+        "Export the filtered incidents inside the jurisdiction (CSV with BOM, or GeoJSON)",
+        {"200": {"description": "The export", "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "application/geo+json": {"schema": {"type": "object"}}}}},
+        params=[param("format", schema={"type": "string", "enum": ["csv", "geojson"]}),
+                *FILTER_PARAMS], tag="exports")},
+}
