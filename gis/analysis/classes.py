@@ -43,6 +43,33 @@ _SCHEME_KEYS = {name.lower(): name for name in SCHEMES}
 
 @dataclass(frozen=True)
 class Classification:
+    """Classes of a set of values for a choropleth legend, as made by `classify`.
+
+    Class i holds the values in (upper[i-1], upper[i]]; the first class also holds its lower bound.
+    Bounds are in the units of the classified values.
+
+    Attributes
+    ----------
+    scheme : str
+        The scheme actually used: a name of SCHEMES, or "Unique" when the values had no more
+        distinct values than classes asked for (each distinct value is then a class).
+    lower, upper : numpy.ndarray
+        Float arrays of shape (k,): lower and upper bound of each class (`upper` holds
+        mapclassify's bins).
+    classes : numpy.ndarray
+        Int64 array, one entry per input value (flattened, in input order): its class, -1 for
+        no data.
+    counts : numpy.ndarray
+        Int64 array of shape (k,): number of values in each class.
+    labels : list of str
+        Legend label of each class (`range_labels`).
+    colours : list of str
+        Hex colour of each class, light to dark.
+    no_data_colour : str
+        Hex colour of class -1, default NO_DATA_COLOUR.
+    palette : str
+        ColorBrewer sequential palette the colours come from, default "YlOrRd".
+    """
     scheme: str               # scheme actually used ("Unique" when values are too few)
     lower: np.ndarray         # lower bound of each class
     upper: np.ndarray         # upper bound of each class (mapclassify's bins)
@@ -55,22 +82,57 @@ class Classification:
 
     @property
     def k(self) -> int:
+        """Number of classes (0 when there is no data)."""
         return len(self.upper)
 
     def value_colours(self) -> list[str]:
-        """Colour of each input value (the no-data colour for class -1)."""
+        """Colour of each input value, in input order.
+
+        Returns
+        -------
+        list of str
+            Hex colour of the class of each value; the no-data colour for class -1.
+        """
         table = np.array(self.colours + [self.no_data_colour], dtype=object)
         return table[self.classes].tolist()
 
     def legend(self) -> list[dict]:
-        """JSON-ready rows, one per class: class, lower, upper, label, colour, count."""
+        """JSON-ready legend rows, one per class.
+
+        Returns
+        -------
+        list of dict
+            Keys class (int), lower and upper (float, in the units of the values), label, colour
+            (hex) and count (int); empty when there are no classes.
+        """
         return [{"class": i, "lower": float(self.lower[i]), "upper": float(self.upper[i]),
                  "label": self.labels[i], "colour": self.colours[i], "count": int(self.counts[i])}
                 for i in range(self.k)]
 
 
 def sequential_colours(n: int, palette: str = "YlOrRd") -> list[str]:
-    """n colours of a ColorBrewer sequential palette, light to dark."""
+    """Colours of a ColorBrewer sequential palette, light to dark.
+
+    ColorBrewer series start at 3 colours: n = 1 gives the middle one of three, n = 2 the
+    lightest and the darkest.
+
+    Parameters
+    ----------
+    n : int
+        Number of colours; 0 or less gives none.
+    palette : str, default "YlOrRd"
+        ColorBrewer palette name (branca.utilities.color_brewer).
+
+    Returns
+    -------
+    list of str
+        n hex colours such as "#ffffb2".
+
+    Raises
+    ------
+    InputError
+        The palette is unknown (field "palette").
+    """
     if n <= 0:
         return []
     try:
@@ -144,8 +206,24 @@ def _decimals(bounds: np.ndarray) -> int:
 
 
 def range_labels(lower, upper, decimals: int | None = None) -> list[str]:
-    """Legend labels "lower – upper" ("value" when equal, "≥ lower" for an infinite upper), with
-    the same number of decimals on every label."""
+    """Legend labels for classes with the given bounds, all with the same number of decimals.
+
+    Each label is "lower – upper", just "value" when the two bounds are equal, or "≥ lower" when
+    the upper bound is infinite; numbers have thousands separators.
+
+    Parameters
+    ----------
+    lower, upper : array_like of float
+        Lower and upper bound of each class, in the units of the values, same length.
+    decimals : int, optional
+        Decimals on every label; default none for whole numbers, else about four significant
+        digits of the span of the bounds, more if two distinct bounds would print the same.
+
+    Returns
+    -------
+    list of str
+        One label per class.
+    """
     lower = np.asarray(lower, dtype=float)
     upper = np.asarray(upper, dtype=float)
     d = _decimals(np.r_[lower, upper]) if decimals is None else decimals
@@ -155,12 +233,45 @@ def range_labels(lower, upper, decimals: int | None = None) -> list[str]:
 
 def classify(values, scheme: str = "FisherJenks", k: int = 5, *, bins=None,
              palette: str = "YlOrRd", decimals: int | None = None) -> Classification:
-    """Classify `values` for a choropleth legend.
+    """Classify values for a choropleth legend.
 
-    scheme: one of SCHEMES (case and underscores ignored); bins: class upper bounds for
-    "UserDefined" (a last class up to the maximum is added when values exceed them).
-    k is the number of classes asked for; the schemes in FIXED_K ignore it, and fewer classes
-    come back when the data have fewer distinct values.
+    Always answers, whatever the values: NaN, inf and None are no data (class -1), and empty input
+    or no data at all gives no classes. Class i holds values in (upper[i-1], upper[i]], the first
+    class also its lower bound (the smallest value).
+
+    Parameters
+    ----------
+    values : array_like of float
+        The values, any shape (flattened); None, NaN and inf are no data.
+    scheme : str, default "FisherJenks"
+        One of SCHEMES (case, underscores, hyphens and spaces ignored). Except for "UserDefined",
+        data with no more distinct values than `k` make each distinct value a class (scheme
+        "Unique"). FisherJenks on more than FISHER_JENKS_MAX values finds its breaks on that many
+        evenly spaced order statistics (see the module docstring).
+    k : int, default 5
+        Number of classes asked for; the schemes in FIXED_K ignore it, and fewer classes come back
+        when the data have fewer distinct values.
+    bins : array_like of float, optional
+        Class upper bounds for "UserDefined" (required there, ignored otherwise); bounds below the
+        smallest value are dropped, and a last class up to the largest value is added when values
+        exceed them.
+    palette : str, default "YlOrRd"
+        ColorBrewer sequential palette of the class colours.
+    decimals : int, optional
+        Decimals of the labels; default chosen by `range_labels`.
+
+    Returns
+    -------
+    Classification
+        The scheme used, the class bounds, the class of each value, the counts, labels and
+        colours.
+
+    Raises
+    ------
+    InputError
+        An unknown scheme (field "scheme"), k not a positive integer ("k"), values that are not
+        numbers ("values"), "UserDefined" without bins or with non-finite bins ("bins"), or an
+        unknown palette ("palette").
     """
     name = _scheme_name(scheme)
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:

@@ -36,8 +36,33 @@ UNIT = {"en": "incidents/km²", "zh": "起/平方公里"}
 
 @dataclass(frozen=True)
 class DensitySurface:
-    """A density raster. Row 0 is the northern edge; `transform` maps (col, row) of cell corners
-    to projected x/y like an affine/GDAL geotransform: x = c + a*col, y = f + e*row."""
+    """A kernel density raster in a local metric CRS, as made by `kde_surface`.
+
+    Row 0 is the northern edge; `transform` maps (col, row) of cell corners to projected x/y like
+    an affine/GDAL geotransform: x = c + a*col, y = f + e*row.
+
+    Attributes
+    ----------
+    density : numpy.ndarray
+        Float array of shape (rows, cols): incidents (or summed weights) per km² at the cell
+        centres.
+    transform : tuple of float
+        (a, b, c, d, e, f) = (cell_m, 0, west, 0, -cell_m, north), x/y in metres of `crs`.
+    crs : pyproj.CRS
+        The local transverse Mercator (metres) of the raster.
+    bounds : tuple of float
+        (west, south, east, north) of the raster's extent in degrees, EPSG:4326.
+    cell_m : float
+        Cell size in metres.
+    bandwidth_m : float
+        Standard deviation of the Gaussian kernel in metres.
+    n_points : int
+        Number of points on the raster.
+    n_outside : int
+        Number of points dropped because they lie off the raster.
+    total_weight : float
+        Sum of the weights of the points on the raster (their number without weights).
+    """
     density: np.ndarray          # (rows, cols) incidents per km² at cell centres
     transform: tuple             # (a, b, c, d, e, f) = (cell, 0, west, 0, -cell, north) in metres
     crs: CRS                     # the local metric CRS of the raster
@@ -50,16 +75,43 @@ class DensitySurface:
 
     @property
     def shape(self) -> tuple[int, int]:
+        """(rows, cols) of the density raster."""
         return self.density.shape
 
     def cell_centres(self) -> tuple[np.ndarray, np.ndarray]:
-        """Projected x of each column's centres and y of each row's centres (metres)."""
+        """Projected coordinates of the cell centres.
+
+        Returns
+        -------
+        x : numpy.ndarray
+            Shape (cols,): x in metres of `crs` of each column's centres, west to east.
+        y : numpy.ndarray
+            Shape (rows,): y in metres of `crs` of each row's centres, north to south.
+        """
         cell, _, west, _, _, north = self.transform
         rows, cols = self.density.shape
         return west + (np.arange(cols) + 0.5) * cell, north - (np.arange(rows) + 0.5) * cell
 
     def sample(self, lon, lat) -> np.ndarray:
-        """Density at lon/lat points, bilinear between cell centres; NaN off the raster."""
+        """Density at lon/lat points, bilinear between cell centres.
+
+        Parameters
+        ----------
+        lon, lat : array_like of float
+            Longitudes and latitudes in degrees, EPSG:4326, same length.
+
+        Returns
+        -------
+        numpy.ndarray
+            Float array of shape (n,): incidents per km² at each point (the nearest centre's value
+            in the outer half cell); NaN off the raster.
+
+        Raises
+        ------
+        InputError
+            Coordinates of unequal length, missing or outside the lon/lat range (field
+            "coordinates").
+        """
         lon, lat = check_lonlat(lon, lat)
         x, y = to_metres(self.crs).transform(lon, lat)
         cell, _, west, _, _, north = self.transform
@@ -87,11 +139,41 @@ def kde_surface(lon, lat, bandwidth_m: float, cell_m: float = 100.0, bounds=None
                 weights=None) -> DensitySurface:
     """Gaussian kernel density of points given in EPSG:4326, in incidents per km².
 
-    bandwidth_m: the kernel's standard deviation in metres; cell_m: raster cell size in metres
-    (at most the bandwidth; a fifth of it or less for accurate values); bounds: (west, south,
-    east, north) in lon/lat to map, default the points' extent; the raster covers it plus a
-    margin of 4 bandwidths, and points beyond that margin are left out (their kernels reach the
-    bounds with less than 0.04 % of their peak). weights: optional non-negative weight per point.
+    The points are linearly binned onto the cell centres of a raster in a transverse Mercator
+    centred on the bounds and smoothed with a Gaussian cut at 4 standard deviations (see the
+    module docstring); the densities integrate to the number of points (or their total weight).
+
+    Parameters
+    ----------
+    lon, lat : array_like of float
+        Longitudes and latitudes of the points in degrees, EPSG:4326, same length; may be empty
+        when `bounds` is given.
+    bandwidth_m : float
+        The kernel's standard deviation in metres, > 0.
+    cell_m : float, default 100.0
+        Raster cell size in metres, > 0 and at most the bandwidth; a fifth of it or less for
+        accurate values.
+    bounds : tuple of float, optional
+        (west, south, east, north) in degrees (EPSG:4326) to map, default the points' extent. The
+        raster covers it plus a margin of 4 bandwidths, and points beyond that margin are left out
+        (their kernels reach the bounds with less than 0.04 % of their peak).
+    weights : array_like of float, optional
+        Non-negative weight per point (default 1 each); densities are then weight per km².
+
+    Returns
+    -------
+    DensitySurface
+        The raster (incidents per km²), its metric CRS and geotransform, and how many points lie
+        on and off it.
+
+    Raises
+    ------
+    InputError
+        Bad coordinates ("coordinates"); bandwidth_m not a positive number ("bandwidth_m");
+        cell_m not in (0, bandwidth_m], or a raster of more than MAX_CELLS cells ("cell_m");
+        weights not one finite non-negative number per point ("weights"); bounds malformed, out
+        of the lon/lat range or not west < east and south < north, or neither points nor bounds
+        ("bounds").
     """
     lon, lat = check_lonlat(lon, lat)
     bandwidth_m, cell_m = float(bandwidth_m), float(cell_m)
@@ -159,14 +241,43 @@ def _polygons(filled) -> list[Polygon]:
 def density_bands(surface: DensitySurface, *, scheme: str = "EqualInterval", k: int = 5,
                   breaks=None, min_density: float | None = None,
                   palette: str = "YlOrRd") -> gpd.GeoDataFrame:
-    """Isoband polygons of a density surface, one row per band, in EPSG:4326.
+    """Isoband polygons of a density surface for a choropleth layer, one row per band, in EPSG:4326.
 
-    Default: cells below `min_density` (default 5 % of the peak) are background and get no
-    polygon, and the bands of the rest are the classes of gis.analysis.classes.classify(scheme,
-    k) on those cells' densities; the top band ends at the peak. `breaks` instead fixes the
-    bands' lower edges (increasing; the first is the background floor, the last band is open),
-    for the same legend across dates. Columns: class, lower, upper, label, colour, geometry (a
-    MultiPolygon, empty when no area falls in the band); `attrs["unit"]` names the unit.
+    By default cells below `min_density` are background and get no polygon, and the bands of the
+    rest are the classes of gis.analysis.classes.classify(scheme, k) on those cells' densities; the
+    top band ends at the peak. `breaks` instead fixes the bands' lower edges, for the same legend
+    across dates. Bands are traced (contourpy) between the cell centres in the surface's metric CRS
+    and then transformed to lon/lat.
+
+    Parameters
+    ----------
+    surface : DensitySurface
+        The density raster (incidents per km²).
+    scheme : str, default "EqualInterval"
+        Classification scheme of `classify` for the default bands.
+    k : int, default 5
+        Number of bands asked for from `scheme`.
+    breaks : array_like of float, optional
+        Lower edges of the bands in incidents per km², finite and strictly increasing: the first
+        is the background floor, the last band is open. Replaces scheme, k and min_density.
+    min_density : float, optional
+        Background floor in incidents per km², >= 0; default 5 % of the peak density.
+    palette : str, default "YlOrRd"
+        ColorBrewer sequential palette of the band colours.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        In EPSG:4326, one row per band, columns class (0, 1, ...), lower and upper (incidents per
+        km²; upper inf for an open last band), label, colour (hex) and geometry (a MultiPolygon,
+        empty when no area falls in the band); no rows when, without breaks, nothing reaches the
+        floor. ``attrs["unit"]`` names the unit: {"en": "incidents/km²", "zh": "起/平方公里"}.
+
+    Raises
+    ------
+    InputError
+        breaks not finite and increasing ("breaks"), min_density negative or not finite
+        ("min_density"), or a bad scheme, k or palette (from `classify`, `sequential_colours`).
     """
     d = surface.density
     peak = float(d.max()) if d.size else 0.0

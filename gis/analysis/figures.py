@@ -20,8 +20,43 @@ FORMATS = ("json", "csv")
 
 
 def figures(conn: Connection, actor: Principal, args, *, origin: dict | None = None):
-    """Figures at args["level"] (default township) under the filters in args; with
-    args["format"] == "csv" a Download (needs incident.export), else a dict."""
+    """Resolution figures per unit for the account's jurisdiction, under the filters in `args`.
+
+    One row per unit of the level asked for in the active boundary generation (found, mediated,
+    resolved, resolution rate, resolved per handling level and their shares, median hours to
+    resolve, overdue, incidents per 1,000 households; see gis.store.figures), rows for incidents
+    outside every grid or in no unit of the level, and a total row.
+
+    Parameters
+    ----------
+    conn : Connection
+        Database connection; a CSV export is audited in its transaction.
+    actor : Principal
+        The signed-in account; its jurisdiction bounds the figures.
+    args : mapping
+        Query parameters: level (one of FIGURE_LEVELS, default "township"), format ("json",
+        the default, or "csv") and the incident filters of gis.incidents.filters.parse_filter
+        (category, severity, status, start, end, days, unit; dates are China days).
+    origin : dict, optional
+        Where the request came from (ip, user_agent, via), recorded with the audit event.
+
+    Returns
+    -------
+    dict or Download
+        JSON: {"level", "filters", "now" (ISO 8601 time of the query), "units" (rows with the
+        keys of gis.store.figures.COLUMNS, the uncovered and no-unit rows included), "total"
+        (the total row)}. CSV: a Download of UTF-8 CSV with a BOM, the unit rows then the total,
+        headed "中文 English", named figures-<level>-<YYYYMMDD>.csv; the export is audited.
+
+    Raises
+    ------
+    InputError
+        An unknown level or format, or a bad filter (the field names it).
+    Forbidden
+        CSV for a role without incident.export, or a unit filter outside the jurisdiction.
+    NotFound
+        No active boundary generation.
+    """
     level = args.get("level") or "township"
     if level not in FIGURE_LEVELS:
         raise InputError(f"level must be one of {', '.join(FIGURE_LEVELS)}", field="level")

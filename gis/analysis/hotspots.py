@@ -63,8 +63,18 @@ WEIGHT_NAMES = {"queen": ("共边或共点邻接", "queen contiguity"),
 
 
 class InsufficientData(UnprocessableError):
-    """The selection has too little data for a hot-spot analysis (message in Chinese and English;
-    details hold message_zh and message_en separately)."""
+    """The selection has too little data for a hot-spot or cluster analysis (HTTP 422).
+
+    The message is in Chinese and English; details hold message_zh and message_en separately, and
+    any figures given (such as incidents and minimum, or units).
+
+    Parameters
+    ----------
+    zh, en : str
+        The message in Chinese and in English.
+    **details
+        Further JSON-ready details.
+    """
     code = "insufficient_data"
 
     def __init__(self, zh: str, en: str, **details):
@@ -72,6 +82,15 @@ class InsufficientData(UnprocessableError):
 
 
 class LocalResult(NamedTuple):
+    """Result of `gi_star` or `local_moran`.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per unit, same index as the units (columns: see the function).
+    method : dict
+        JSON-ready description of the method and parameters, for the page.
+    """
     table: pd.DataFrame   # one row per unit, same index as the units
     method: dict          # JSON-ready description of the method and parameters, for the page
 
@@ -81,7 +100,26 @@ def _percent(alpha: float) -> str:
 
 
 def gi_bin_legend(alpha=ALPHAS) -> list[dict]:
-    """Legend rows, hottest first: bin, label_zh, label_en, colour (then the not-tested rows)."""
+    """Legend rows of the Gi* bins, hottest first, then the not-tested rows.
+
+    Parameters
+    ----------
+    alpha : float or sequence of float, default ALPHAS
+        1 to 3 strictly decreasing significance levels below 0.5, e.g. (0.10, 0.05, 0.01); bin +i
+        (-i) is a hot (cold) spot at confidence 1 - alpha[i-1].
+
+    Returns
+    -------
+    list of dict
+        Keys bin (int, from len(alpha) down to -len(alpha); 0 is not significant), label_zh,
+        label_en and colour (hex, RdBu: red hot, blue cold); then two rows with bin 0 and the
+        no-data colour for units not tested (no neighbours, no data).
+
+    Raises
+    ------
+    InputError
+        alpha is not 1 to 3 decreasing levels in (0, 0.5) (field "alpha").
+    """
     levels = _check_alpha(alpha)
     colours = color_brewer("RdBu", 2 * len(levels) + 1)  # red (hot) ... blue (cold)
     rows = []
@@ -218,12 +256,68 @@ def gi_star(units: gpd.GeoDataFrame, value_column: str, *, weights: str = "queen
             fdr: bool = True,
             inference: str = "permutation", min_incidents: int = MIN_INCIDENTS,
             incidents: float | None = None) -> LocalResult:
-    """Getis-Ord Gi* hot spots of `value_column` over the units (polygons, EPSG:4326).
+    """Getis-Ord Gi* hot and cold spots of `value_column` over the units (polygons, EPSG:4326).
 
-    weights/distance_m/k/islands: see gis.analysis.weights.spatial_weights. incidents: number of
-    incidents in the selection, default the sum of `value_column` (pass it when the column is a
-    rate); fewer than `min_incidents` raises InsufficientData. Returns LocalResult(table, method):
-    table columns z, p, bin (-3..3), label_zh, label_en, colour, status (tested, island, no_data).
+    Binary weights, with each unit in its own neighbourhood (Gi*). p-values are two-sided: from
+    conditional permutations (p = min(1, 2 * p_sim)) or from the normal approximation of z
+    (p = 2 * p_norm); see the module docstring. Each tested unit gets a bin like ArcGIS's Gi_Bin:
+    +i (hot) or -i (cold) for the number of levels of `alpha` it is significant at, 0 when not
+    significant. Units without a value and islands are not tested (z and p NaN, bin 0).
+
+    Parameters
+    ----------
+    units : geopandas.GeoDataFrame
+        The units (grids, villages, ...) as polygons in EPSG:4326; one test per row.
+    value_column : str
+        Column of non-negative numbers (incident counts or rates); missing and non-numeric
+        values are no data.
+    weights : str, default "queen"
+        Kind of spatial weights: "queen", "rook", "distance" or "knn"; see
+        gis.analysis.weights.spatial_weights.
+    distance_m : float, optional
+        Distance band in metres for "distance"; default the smallest that gives every unit a
+        neighbour.
+    k : int, default 8
+        Number of neighbours for "knn".
+    islands : str, default "exclude"
+        Units without neighbours: "exclude" (not tested) or "nearest" (linked to the nearest).
+    permutations : int, default PERMUTATIONS (9,999)
+        Conditional permutations, 0 to 99,999; at least 99 with inference "permutation" (unused
+        with "normal").
+    seed : int or None, default SEED
+        Seed of the permutations (None: not reproducible); the caller's numpy random state is
+        left as it was.
+    alpha : float or sequence of float, default ALPHAS (0.10, 0.05, 0.01)
+        1 to 3 strictly decreasing significance levels below 0.5.
+    fdr : bool, default True
+        Use the Benjamini-Hochberg False Discovery Rate cut-off (esda.fdr) at each level.
+    inference : str, default "permutation"
+        "permutation" (pseudo p-values) or "normal" (normal approximation of z).
+    min_incidents : int, default MIN_INCIDENTS (30)
+        Fewest incidents in the selection to run the analysis.
+    incidents : float, optional
+        Number of incidents in the selection, default the sum of `value_column` (pass it when the
+        column is a rate).
+
+    Returns
+    -------
+    LocalResult
+        table: same index as `units`, columns z (Gi* z-score), p (two-sided p-value), bin (-3..3),
+        label_zh, label_en, colour (hex) and status ("tested", "island" or "no_data").
+        method: statistic, value_column, weights (the description of `spatial_weights`, with
+        island_rows as positions in `units`), transform, inference, permutations, alpha, fdr,
+        p_cutoffs (one per level), seed, units, tested, islands, no_data, incidents,
+        min_incidents, software (esda and libpysal versions), counts (tested units per bin),
+        description_en and description_zh.
+
+    Raises
+    ------
+    InputError
+        units not a GeoDataFrame, no column `value_column`, negative values, or a bad alpha,
+        permutations, inference or weights parameter.
+    InsufficientData
+        Fewer than `min_incidents` incidents, fewer than 3 units with data, the same value in
+        every unit, or no unit with a neighbour under the weights.
     """
     levels = _check_alpha(alpha)
     permutations = _check_permutations(permutations, inference)
@@ -288,12 +382,58 @@ def local_moran(units: gpd.GeoDataFrame, value_column: str, *, weights: str = "q
                 permutations: int = PERMUTATIONS, seed: int | None = SEED, alpha: float = 0.05,
                 fdr: bool = True, min_incidents: int = MIN_INCIDENTS,
                 incidents: float | None = None) -> LocalResult:
-    """Local Moran's I clusters (HH, LL) and outliers (HL, LH) of `value_column`.
+    """Local Moran's I clusters (HH, LL) and outliers (HL, LH) of `value_column` over the units.
 
-    Row-standardised weights, two-sided pseudo p-values from conditional permutations, one
-    significance level `alpha` (with the FDR cut-off when fdr). Table columns: I, p, quadrant
-    (HH/LH/LL/HL whatever the significance), cluster (the quadrant when significant, else "ns"),
-    label_zh, label_en, colour, status. Same untested units and InsufficientData as gi_star.
+    Row-standardised weights, two-sided pseudo p-values from conditional permutations
+    (p = min(1, 2 * p_sim)) and one significance level `alpha` (with the FDR cut-off when fdr).
+    Untested units (no value, islands) and InsufficientData are as in `gi_star`.
+
+    Parameters
+    ----------
+    units : geopandas.GeoDataFrame
+        The units as polygons in EPSG:4326; one test per row.
+    value_column : str
+        Column of non-negative numbers (incident counts or rates); missing values are no data.
+    weights : str, default "queen"
+        Kind of spatial weights: "queen", "rook", "distance" or "knn"; see
+        gis.analysis.weights.spatial_weights.
+    distance_m : float, optional
+        Distance band in metres for "distance"; default the smallest that gives every unit a
+        neighbour.
+    k : int, default 8
+        Number of neighbours for "knn".
+    islands : str, default "exclude"
+        Units without neighbours: "exclude" (not tested) or "nearest" (linked to the nearest).
+    permutations : int, default PERMUTATIONS (9,999)
+        Conditional permutations, 99 to 99,999.
+    seed : int or None, default SEED
+        Seed of the permutations; the caller's numpy random state is left as it was.
+    alpha : float, default 0.05
+        The significance level, in (0, 0.5).
+    fdr : bool, default True
+        Use the Benjamini-Hochberg False Discovery Rate cut-off (esda.fdr).
+    min_incidents : int, default MIN_INCIDENTS (30)
+        Fewest incidents in the selection to run the analysis.
+    incidents : float, optional
+        Number of incidents in the selection, default the sum of `value_column`.
+
+    Returns
+    -------
+    LocalResult
+        table: same index as `units`, columns I (local Moran's I), p (two-sided pseudo p-value),
+        quadrant (HH/LH/LL/HL whatever the significance; None when not tested), cluster (the
+        quadrant when significant, else "ns"), label_zh, label_en, colour (hex) and status
+        ("tested", "island" or "no_data"). method: as for `gi_star`, with transform
+        "row-standardised", one alpha and its p_cutoff, and counts of tested units per cluster
+        (HH, LL, HL, LH, ns).
+
+    Raises
+    ------
+    InputError
+        units not a GeoDataFrame, no column `value_column`, negative values, or a bad alpha,
+        permutations or weights parameter.
+    InsufficientData
+        Too few incidents or units with data, the same value everywhere, or no neighbours.
     """
     (level,) = _check_alpha(alpha)
     permutations = _check_permutations(permutations, "permutation")

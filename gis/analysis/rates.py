@@ -8,11 +8,29 @@ from gis.errors import InputError
 
 
 def rate_per_1000_households(counts, households):
-    """counts * 1000 / households, element by element.
+    """Incidents per 1,000 households, element by element: counts * 1000 / households.
 
     Households that are zero, negative, missing (None/NaN) or infinite give NaN, never inf; so do
-    missing counts. Negative counts are an InputError. A pandas Series in gives a Series out,
-    with the index of `counts` (or of `households`); positions are matched, not labels.
+    missing counts. Inputs are flattened and matched by position, not by label.
+
+    Parameters
+    ----------
+    counts : array_like or pandas.Series
+        Incident counts, >= 0; entries that are not numbers count as missing.
+    households : array_like or pandas.Series
+        Households of each unit, same length as `counts`.
+
+    Returns
+    -------
+    numpy.ndarray or pandas.Series
+        Float incidents per 1,000 households. When either input is a Series, a Series named
+        "per_1000_households" with the index of `counts` (or of `households` if only it is one).
+
+    Raises
+    ------
+    InputError
+        Lengths differ (field "households"), or a count is negative ("counts"; details list up
+        to 20 row positions).
     """
     c = pd.to_numeric(pd.Series(np.asarray(counts, dtype=object).ravel()), errors="coerce")
     h = pd.to_numeric(pd.Series(np.asarray(households, dtype=object).ravel()), errors="coerce")

@@ -28,7 +28,20 @@ ISLAND_POLICIES = ("exclude", "nearest")
 
 
 def metric_centroids(units: gpd.GeoDataFrame) -> np.ndarray:
-    """(n, 2) centroids of the units in metres, in a local transverse Mercator."""
+    """Centroids of the units in metres, in a local transverse Mercator centred on their extent.
+
+    Parameters
+    ----------
+    units : geopandas.GeoDataFrame
+        The units; converted to EPSG:4326 first when they have a CRS, taken as EPSG:4326 lon/lat
+        when they have none.
+
+    Returns
+    -------
+    numpy.ndarray
+        Float array of shape (n, 2): x (east) and y (north) in metres of each unit's centroid,
+        in row order.
+    """
     geoms = units.geometry if units.crs is None else units.geometry.to_crs(STORAGE_CRS)
     minx, miny, maxx, maxy = geoms.total_bounds
     projected = geoms.set_crs(STORAGE_CRS, allow_override=True).to_crs(
@@ -51,10 +64,42 @@ def _attach_islands(w: W, xy: np.ndarray) -> W:
 def spatial_weights(units: gpd.GeoDataFrame, kind: str = "queen", *,
                     distance_m: float | None = None, k: int = 8,
                     islands: str = "exclude") -> tuple[W, dict]:
-    """Binary weights between the rows of `units` and a JSON-ready description of them.
+    """Binary spatial weights between the rows of `units`, and a JSON-ready description of them.
 
-    The description has kind, its parameter (distance_m or k), islands (the policy), island_rows
-    (positions still without neighbour) and mean_neighbours.
+    Kinds: "queen" (units sharing a border or a corner), "rook" (sharing a border), "distance"
+    (centroids within `distance_m` metres), "knn" (the `k` nearest centroids); centroid distances
+    are metres in a local transverse Mercator (`metric_centroids`). The W's ids are the row
+    positions 0..n-1 and its transform is "B" (binary).
+
+    Parameters
+    ----------
+    units : geopandas.GeoDataFrame
+        At least two unit polygons, in EPSG:4326 (or without CRS, taken as lon/lat).
+    kind : str, default "queen"
+        "queen", "rook", "distance" or "knn" (case ignored).
+    distance_m : float, optional
+        Distance band in metres for "distance", > 0; default the smallest distance that gives
+        every unit a neighbour.
+    k : int, default 8
+        Number of neighbours for "knn", from 1 to n - 1.
+    islands : str, default "exclude"
+        Units without neighbour: "exclude" leaves them islands (the caller reports them as not
+        tested); "nearest" links each one both ways to the unit with the nearest centroid.
+
+    Returns
+    -------
+    w : libpysal.weights.W
+        The binary weights; ids are row positions.
+    info : dict
+        kind; distance_m (metres, rounded to 1 mm; "distance" only) or k ("knn" only); islands
+        (the policy); island_rows (row positions still without neighbour); mean_neighbours.
+
+    Raises
+    ------
+    InputError
+        An unknown kind (field "weights") or islands policy ("islands"), fewer than two units
+        ("units"), distance_m not a positive number of metres ("distance_m"), or k not an
+        integer from 1 to n - 1 ("k").
     """
     kind = str(kind).lower()
     if kind not in KINDS:

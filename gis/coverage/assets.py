@@ -24,15 +24,62 @@ def _near(conn: Connection, scope: Scope):
 
 
 def cameras(conn: Connection, scope: Scope) -> dict:
-    """Cameras in or within camera range of the jurisdiction (GeoJSON)."""
+    """Cameras in or within camera range of the jurisdiction (GeoJSON).
+
+    Parameters
+    ----------
+    conn : Connection
+        Database connection.
+    scope : Scope
+        The jurisdiction; all cameras for a jurisdiction over everything.
+
+    Returns
+    -------
+    dict
+        GeoJSON FeatureCollection of Points (EPSG:4326 lon/lat) within MAX_RANGE_M (5 km) of the
+        jurisdiction's bounding box; id the external_id, properties name, range_m (metres),
+        direction_deg (compass degrees; None for all-round), fov_deg (degrees; None for
+        all-round) and synthetic.
+
+    Raises
+    ------
+    NotFound
+        No active boundary generation (for a jurisdiction short of everything).
+    InputError
+        The active generation has no city outline (idem).
+    """
     cams = cstore.points_frame(conn, "camera", near=_near(conn, scope),
                                margin_m=inputs.MAX_RANGE_M)
     return _points_geojson(cams, ("name", "range_m", "direction_deg", "fov_deg", "synthetic"))
 
 
 def posts(conn: Connection, scope: Scope) -> dict:
-    """Police posts and patrol stations in or near the jurisdiction (GeoJSON), each with the
-    method its response areas were computed with."""
+    """Police posts and patrol stations in or near the jurisdiction (GeoJSON).
+
+    Each with the method its response areas were computed with.
+
+    Parameters
+    ----------
+    conn : Connection
+        Database connection.
+    scope : Scope
+        The jurisdiction; all posts for a jurisdiction over everything.
+
+    Returns
+    -------
+    dict
+        GeoJSON FeatureCollection of Points (EPSG:4326 lon/lat) within POST_MARGIN_M (5,000 m)
+        of the jurisdiction's bounding box; id the external_id, properties name, kind
+        (police_post or patrol_station), method ("network", "buffer", or None before any
+        computation) and synthetic.
+
+    Raises
+    ------
+    NotFound
+        No active boundary generation (for a jurisdiction short of everything).
+    InputError
+        The active generation has no city outline (idem).
+    """
     frame = cstore.points_frame(conn, "response_post", near=_near(conn, scope),
                                 margin_m=POST_MARGIN_M)
     areas = cstore.response_areas_frame(conn)
@@ -42,6 +89,20 @@ def posts(conn: Connection, scope: Scope) -> dict:
 
 
 def roads(conn: Connection) -> dict:
+    """The road network in use and the routing engine.
+
+    Parameters
+    ----------
+    conn : Connection
+        Database connection.
+
+    Returns
+    -------
+    dict
+        network: None without a road network, else source (file name), source_sha256,
+        imported_at (ISO 8601), synthetic, edges, nodes and length_m (metres); routing:
+        "pgRouting" when the extension is installed, else "SciPy".
+    """
     network = cstore.road_network(conn)
     return {"network": network and {**network,
                                      "imported_at": network["imported_at"].isoformat()},

@@ -43,11 +43,37 @@ def _floats(value, name: str) -> np.ndarray:
 
 
 def footprints(x, y, range_m, direction_deg=None, fov_deg=None, arc_step_deg=5.0) -> np.ndarray:
-    """Object array of Polygons, one per camera (scalars broadcast against arrays).
+    """Footprints of cameras in a projected CRS: a disc or a sector per camera.
 
-    Direction or field of view missing (None/NaN), or a field of view >= 360: a disc of radius
-    range_m. Otherwise a sector with its apex at the camera and an arc from direction - fov/2 to
-    direction + fov/2 whose vertices are at most arc_step_deg apart.
+    A camera with its direction or field of view missing (None/NaN), or a field of view >= 360,
+    sees a disc of radius range_m (a 128-gon). Otherwise a sector with its apex at the camera and
+    an arc from direction - fov/2 to direction + fov/2 whose vertices are at most arc_step_deg
+    apart. Scalars broadcast against arrays.
+
+    Parameters
+    ----------
+    x, y : float or array_like of float
+        Camera positions in metres of a projected CRS (x east, y north), finite.
+    range_m : float or array_like of float
+        Viewing range in metres, > 0.
+    direction_deg : float or array_like of float, optional
+        Compass bearing of the view axis in degrees, in [0, 360): 0 = north, 90 = east, clockwise.
+    fov_deg : float or array_like of float, optional
+        Field of view (the full opening angle) in degrees, in (0, 360].
+    arc_step_deg : float, default 5.0
+        Largest angle in degrees between two vertices of a sector's arc, > 0.
+
+    Returns
+    -------
+    numpy.ndarray
+        Object array of shapely Polygons, one per camera, in the CRS of x/y.
+
+    Raises
+    ------
+    InputError
+        arc_step_deg not > 0; values that are not numbers; columns whose lengths do not
+        broadcast; or rows with non-finite coordinates, a range not > 0, a field of view outside
+        (0, 360] or a direction outside [0, 360) (details list the rows, counted from 0).
     """
     if not (np.isfinite(arc_step_deg) and arc_step_deg > 0):
         raise InputError("arc_step_deg must be > 0", field="arc_step_deg")

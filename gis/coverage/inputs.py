@@ -97,14 +97,58 @@ def _numbers(values: pd.Series) -> np.ndarray:
 
 
 def read_staff(path: str | Path) -> tuple[pd.DataFrame, list[dict]]:
-    """Staff CSV: external_id (or staff_id), name, role, grids, optional phone and active.
-    Roles in English or Chinese (网格长, 专职网格员, 兼职网格员); grid codes separated by ';',
-    ',' or spaces. Returns (good rows with grids as lists, problems)."""
+    """Read and check a staff file (CSV, or GeoJSON properties).
+
+    Columns: external_id (or staff_id), name, role, grids (or grid_codes), optional phone and
+    active. Roles in English or Chinese (网格长, 专职网格员, 兼职网格员); grid codes separated by ';',
+    ',', '|' or spaces (Chinese '，' and '；' too). See `check_staff`.
+
+    Parameters
+    ----------
+    path : str or Path
+        CSV (UTF-8 with or without BOM, or GBK/GB18030) or GeoJSON file.
+
+    Returns
+    -------
+    tuple of (pandas.DataFrame, list of dict)
+        (good rows with grids as lists, problems), as from `check_staff`.
+
+    Raises
+    ------
+    InputError
+        The file cannot be read (missing, empty, binary, another type or encoding, malformed),
+        or a required column is missing (field "columns").
+    """
     raw = read_table(path)
     return check_staff(raw)
 
 
 def check_staff(raw: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
+    """Check staff rows read from a file or built from an API body.
+
+    Parameters
+    ----------
+    raw : pandas.DataFrame
+        String columns external_id (or staff_id), name, role, grids (or grid_codes), optional
+        phone and active (true/false, 1/0, yes/no, 是/否, 在岗/离岗; empty means active).
+
+    Returns
+    -------
+    good : pandas.DataFrame
+        The rows without problems, index 0..n-1, columns external_id, name, role (grid_head,
+        full_time or part_time), phone (None when empty), active (bool), grids (list of distinct
+        grid codes in file order) and row (row number in the file from 1, the header being 1).
+    problems : list of dict
+        {"row", "external_id", "error"} per problem, sorted by row: an empty or repeated
+        external_id, an empty name, an unknown role, no grid code, an active flag that is not
+        true/false. Grid codes are checked against the boundaries by
+        gis.coverage.imports.check_staff_grids.
+
+    Raises
+    ------
+    InputError
+        A required column is missing (field "columns"; details list the columns found).
+    """
     _require(raw, ("external_id", "staff_id"), ("name",), ("role",), ("grids", "grid_codes"))
     ids, problems = _identified(raw, "external_id", "staff_id")
     names = _col(raw, "name")
@@ -147,12 +191,59 @@ def _points(raw: pd.DataFrame, problems: _Problems, crs: str | None) -> tuple[np
 
 
 def read_cameras(path: str | Path, crs: str | None = None) -> tuple[pd.DataFrame, list[dict]]:
-    """Cameras: external_id, lon, lat (or a GeoJSON Point), range_m, optional name,
-    direction_deg (compass bearing, 0 = north, clockwise) and fov_deg (full angle)."""
+    """Read and check a cameras file: CSV with coordinate columns, or GeoJSON points.
+
+    Columns: external_id (or camera_id), lon and lat (or x/y, longitude/latitude; or a GeoJSON
+    Point), range_m (or range), optional name, direction_deg (or direction; compass bearing,
+    0 = north, clockwise) and fov_deg (or fov; full angle). See `check_cameras`.
+
+    Parameters
+    ----------
+    path : str or Path
+        CSV or GeoJSON file.
+    crs : str, optional
+        CRS of the coordinates (EPSG:4326 by default; GCJ02, BD09 or EPSG:xxxx).
+
+    Returns
+    -------
+    tuple of (pandas.DataFrame, list of dict)
+        (good rows, problems), as from `check_cameras`.
+
+    Raises
+    ------
+    InputError
+        The file cannot be read, the CRS is unknown, or a required column is missing.
+    """
     return check_cameras(read_table(path), crs)
 
 
 def check_cameras(raw: pd.DataFrame, crs: str | None = None) -> tuple[pd.DataFrame, list[dict]]:
+    """Check camera rows and convert their coordinates to EPSG:4326.
+
+    Parameters
+    ----------
+    raw : pandas.DataFrame
+        String columns as read by gis.files.read_table (see `read_cameras`).
+    crs : str, optional
+        CRS of the coordinates (EPSG:4326 by default; GCJ02, BD09 or EPSG:xxxx).
+
+    Returns
+    -------
+    good : pandas.DataFrame
+        The rows without problems, index 0..n-1, columns external_id, name (None when empty), lon
+        and lat (degrees, EPSG:4326), range_m (metres, in (0, MAX_RANGE_M = 5,000]),
+        direction_deg (compass degrees in [0, 360), 360 read as 0; NaN when absent), fov_deg
+        (degrees in (0, 360]; NaN when absent) and row (row number in the file, header = 1).
+    problems : list of dict
+        {"row", "external_id", "error"} per problem, sorted by row: a feature that could not be
+        read, an empty or repeated external_id, missing coordinates or coordinates outside the
+        lon/lat range after conversion, a range, direction or field of view out of range.
+
+    Raises
+    ------
+    InputError
+        An unknown CRS (field "crs"), or a required column missing (field "columns").
+    """
     normalise_crs_name(crs)
     _require(raw, ("external_id", "camera_id"), ("range_m", "range"))
     if READ_ERROR not in raw.columns:
@@ -180,11 +271,58 @@ def check_cameras(raw: pd.DataFrame, crs: str | None = None) -> tuple[pd.DataFra
 
 
 def read_posts(path: str | Path, crs: str | None = None) -> tuple[pd.DataFrame, list[dict]]:
-    """Police posts and patrol stations: external_id, name, kind, lon, lat (or GeoJSON)."""
+    """Police posts and patrol stations: external_id, name, kind, lon, lat (or GeoJSON).
+
+    See `check_posts` for the columns accepted.
+
+    Parameters
+    ----------
+    path : str or Path
+        CSV or GeoJSON file.
+    crs : str, optional
+        CRS of the coordinates (EPSG:4326 by default; GCJ02, BD09 or EPSG:xxxx).
+
+    Returns
+    -------
+    tuple of (pandas.DataFrame, list of dict)
+        (good rows, problems), as from `check_posts`.
+
+    Raises
+    ------
+    InputError
+        The file cannot be read, the CRS is unknown, or a required column is missing.
+    """
     return check_posts(read_table(path), crs)
 
 
 def check_posts(raw: pd.DataFrame, crs: str | None = None) -> tuple[pd.DataFrame, list[dict]]:
+    """Check post rows and convert their coordinates to EPSG:4326.
+
+    Parameters
+    ----------
+    raw : pandas.DataFrame
+        String columns external_id (or post_id), name, optional kind (police_post or
+        patrol_station, or a Chinese name such as 派出所, 警务站, 巡逻站; empty means police_post)
+        and lon/lat (or x/y, longitude/latitude; or a GeoJSON Point).
+    crs : str, optional
+        CRS of the coordinates (EPSG:4326 by default; GCJ02, BD09 or EPSG:xxxx).
+
+    Returns
+    -------
+    good : pandas.DataFrame
+        The rows without problems, index 0..n-1, columns external_id, name, kind (police_post
+        or patrol_station), lon and lat (degrees, EPSG:4326) and row (row number in the file,
+        header = 1).
+    problems : list of dict
+        {"row", "external_id", "error"} per problem, sorted by row: a feature that could not be
+        read, an empty or repeated external_id, an empty name, an unknown kind, missing
+        coordinates or coordinates outside the lon/lat range after conversion.
+
+    Raises
+    ------
+    InputError
+        An unknown CRS (field "crs"), or a required column missing (field "columns").
+    """
     normalise_crs_name(crs)
     _require(raw, ("external_id", "post_id"), ("name",))
     if READ_ERROR not in raw.columns:
@@ -203,9 +341,31 @@ def check_posts(raw: pd.DataFrame, crs: str | None = None) -> tuple[pd.DataFrame
 
 
 def read_roads(path: str | Path, crs: str | None = None) -> tuple[gpd.GeoDataFrame, list[dict]]:
-    """Roads from a GeoPackage (first line layer) or GeoJSON: LineString/MultiLineString
-    features with optional name, kind (or OSM highway) and speed_kmh (or maxspeed). Returned in
-    EPSG:4326 with speed_kmh filled from the kind when absent."""
+    """Read and check roads from a GeoPackage (first line layer) or GeoJSON file.
+
+    LineString/MultiLineString features with optional name, kind (or OSM highway) and speed_kmh
+    (or maxspeed). Returned in EPSG:4326 with speed_kmh filled from the kind when absent; see
+    `check_roads`.
+
+    Parameters
+    ----------
+    path : str or Path
+        A .gpkg, .geojson or .json file.
+    crs : str, optional
+        CRS of the file, overriding the one it declares (needed when it declares none).
+
+    Returns
+    -------
+    tuple of (geopandas.GeoDataFrame, list of dict)
+        (good roads in EPSG:4326, problems), as from `check_roads`.
+
+    Raises
+    ------
+    InputError
+        The file does not exist, is empty, has another suffix, has no line layer or cannot be
+        read (field "path"); the layer holds no features ("path"); no CRS, or an unknown or
+        offset one such as GCJ02 ("crs").
+    """
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path} does not exist", field="path")
@@ -235,6 +395,33 @@ def read_roads(path: str | Path, crs: str | None = None) -> tuple[gpd.GeoDataFra
 
 def check_roads(frame: gpd.GeoDataFrame, crs: str | None = None
                 ) -> tuple[gpd.GeoDataFrame, list[dict]]:
+    """Check road features, convert them to EPSG:4326 and give each a speed.
+
+    Parameters
+    ----------
+    frame : geopandas.GeoDataFrame
+        Road features with optional columns name, kind (or highway, fclass) and speed_kmh (or
+        maxspeed; its leading number is read as km/h).
+    crs : str, optional
+        CRS to set on `frame`, overriding its own; needed when it has none.
+
+    Returns
+    -------
+    roads : geopandas.GeoDataFrame
+        The good features in EPSG:4326, index 0..n-1, columns name and kind (lower case; None when
+        empty), speed_kmh (km/h: the given speed, else SPEED_BY_KIND of the kind, else
+        DEFAULT_SPEED_KMH = 25) and geometry.
+    problems : list of dict
+        {"feature", "error"} per problem, with feature numbers from 1, in order: an empty or null
+        geometry, one that is not a LineString/MultiLineString, coordinates outside the lon/lat
+        range after conversion, a speed not in (0, 150] km/h.
+
+    Raises
+    ------
+    InputError
+        No features (field "path"), no CRS ("crs"), or an unknown or offset CRS such as GCJ02
+        ("crs").
+    """
     if len(frame) == 0:
         raise InputError("the road layer holds no features", field="path")
     if crs:

@@ -39,11 +39,40 @@ def _cluster(points: np.ndarray, snap_m: float) -> np.ndarray:
 
 def build_network(lines: gpd.GeoDataFrame, speed_kmh,
                   snap_m: float = 0.5) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
-    """Node the roads at every crossing and shared vertex; return (edges, nodes).
+    """Node the roads at every crossing and shared vertex; return the (edges, nodes) of the network.
 
-    Each noded piece takes name, kind and speed from the original line nearest its midpoint.
-    Piece ends closer than snap_m (chained) become one node, and the piece ends are moved onto
-    that node, so the edges meet exactly. Pieces shorter than 0.01 m are dropped.
+    The lines are unioned into pieces that meet only at their ends; each piece takes name, kind and
+    speed from the original line nearest its midpoint. Piece ends closer than snap_m (chained)
+    become one node, and the piece ends are moved onto that node, so the edges meet exactly.
+    Pieces shorter than 0.01 m (MIN_PIECE_M) are dropped. Node ids are 1..N in order of first
+    appearance.
+
+    Parameters
+    ----------
+    lines : geopandas.GeoDataFrame
+        Roads in a metric CRS (metres), with optional columns name and kind; rows that are not a
+        LineString/MultiLineString of length > 0 are ignored.
+    speed_kmh : array_like of float
+        Speed of each row of `lines` in km/h; > 0 for every usable line.
+    snap_m : float, default 0.5
+        Distance in metres under which piece ends share a node, finite and >= 0 (0: only equal
+        coordinates).
+
+    Returns
+    -------
+    edges : geopandas.GeoDataFrame
+        In the CRS of `lines`, one LineString per edge; columns geometry, source and target (ids
+        of the nodes at its first and last coordinate), length_m (metres), speed_kmh (km/h),
+        cost_s (seconds to travel it at its speed), name and kind (None when absent).
+    nodes : geopandas.GeoDataFrame
+        In the CRS of `lines`, columns id (int64, 1..N) and geometry (Point).
+
+    Raises
+    ------
+    InputError
+        Speeds that are not numbers or not one per line ("speed_kmh"), a usable line without a
+        speed > 0 ("speed_kmh"; details list the row positions), a bad snap_m ("snap_m"), or no
+        usable road line.
     """
     geoms = geometry_array(lines.geometry)
     try:
@@ -122,7 +151,27 @@ def build_network(lines: gpd.GeoDataFrame, speed_kmh,
 
 
 def node_costs(edges: pd.DataFrame, start_nodes, limit_s: float) -> dict[int, dict[int, float]]:
-    """{start: {node: seconds}} for every node reached within limit_s (undirected, Dijkstra)."""
+    """Shortest travel times from start nodes over the undirected network (Dijkstra).
+
+    The in-process equivalent of pgRouting's pgr_drivingDistance on the same edges: of parallel
+    edges the cheapest counts, and loops are ignored.
+
+    Parameters
+    ----------
+    edges : pandas.DataFrame
+        Edges with columns source and target (node ids) and cost_s (seconds), as from
+        `build_network`.
+    start_nodes : int or array_like of int
+        Ids of the nodes to start from.
+    limit_s : float
+        Longest travel time in seconds to report; a negative or NaN limit reaches nothing.
+
+    Returns
+    -------
+    dict
+        {start: {node: seconds}} for every node reached within limit_s, the start itself at 0.0;
+        empty inner dicts for a negative or NaN limit, {} without start nodes.
+    """
     starts = np.atleast_1d(np.asarray(start_nodes, dtype=np.int64))
     src = edges["source"].to_numpy(dtype=np.int64)
     dst = edges["target"].to_numpy(dtype=np.int64)
@@ -147,11 +196,28 @@ def node_costs(edges: pd.DataFrame, start_nodes, limit_s: float) -> dict[int, di
 
 
 def reachable_lines(edges: pd.DataFrame, cost_of_node, budget_s: float) -> np.ndarray:
-    """LineStrings of every part of the network reachable within budget_s.
+    """LineStrings of every part of the network reachable within a travel-time budget.
 
-    cost_of_node maps node id -> seconds (absent: unreachable). From each reached end u an edge
-    is travelled (budget - cost[u]) / cost_s of its length; if both ends together cover it, or
-    one end alone does, the whole edge is returned.
+    From each reached end u an edge is travelled (budget_s - cost[u]) / cost_s of its length; if
+    both ends together cover it, or one end alone does, the whole edge is returned, otherwise the
+    stretch reached from each end.
+
+    Parameters
+    ----------
+    edges : geopandas.GeoDataFrame
+        Edges with LineString geometry in metres and columns source, target, length_m (metres)
+        and cost_s (seconds), as from `build_network`.
+    cost_of_node : dict or callable
+        Maps node id -> travel time in seconds to reach it (absent: unreachable), e.g. one inner
+        dict of `node_costs`.
+    budget_s : float
+        Travel-time budget in seconds.
+
+    Returns
+    -------
+    numpy.ndarray
+        Object array of non-empty LineStrings in the CRS of `edges`: whole edges first, then the
+        partly reached stretches.
     """
     geoms = geometry_array(edges.geometry)
     cost = edges["cost_s"].to_numpy(dtype=float)
@@ -178,7 +244,23 @@ def reachable_lines(edges: pd.DataFrame, cost_of_node, budget_s: float) -> np.nd
 
 
 def service_area(lines, access_m: float, start=None):
-    """Union of the lines buffered by access_m, plus a disc of access_m around start if given."""
+    """Union of the lines buffered by access_m, plus a disc of access_m around start if given.
+
+    Parameters
+    ----------
+    lines : geometry, array_like of geometries or None
+        Reachable lines in metres; only their non-empty LineString parts count. None for none.
+    access_m : float
+        Buffer distance in metres either side of the lines and around start.
+    start : shapely.Point, optional
+        The post's position, in the same CRS.
+
+    Returns
+    -------
+    shapely.Geometry
+        The union of the buffers (Polygon or MultiPolygon, in the CRS of the input); an empty
+        Polygon when there is nothing to buffer.
+    """
     parts = shapely.get_parts(geometry_array([] if lines is None else lines))
     parts = parts[(shapely.get_type_id(parts) == 1) & ~shapely.is_empty(parts)]
     shapes = []
@@ -192,7 +274,23 @@ def service_area(lines, access_m: float, start=None):
 
 
 def snap_to_node(nodes: gpd.GeoDataFrame, point, max_m: float) -> tuple[int | None, float]:
-    """(id of the node nearest point, its distance); (None, distance) when farther than max_m."""
+    """The node nearest a point, if it lies within max_m.
+
+    Parameters
+    ----------
+    nodes : geopandas.GeoDataFrame
+        Nodes with column id and Point geometries in metres.
+    point : shapely.Point
+        The point, in the same CRS.
+    max_m : float
+        Farthest distance in metres to snap to.
+
+    Returns
+    -------
+    tuple of (int or None, float)
+        (id of the nearest node, its distance in metres); (None, distance) when that node is
+        farther than max_m, (None, inf) when there are no nodes.
+    """
     if len(nodes) == 0:
         return None, float("inf")
     d = shapely.distance(geometry_array(nodes.geometry), point)

@@ -40,6 +40,33 @@ UNIT_COLUMNS = {"township": ("township_code", "township_name"),
 
 @dataclass
 class Context:
+    """What the coverage figures of one jurisdiction are computed from, loaded once by `context`.
+
+    Computed figures are cached on it (staffing, cameras, response).
+
+    Attributes
+    ----------
+    generation : dict
+        The active boundary generation.
+    crs : pyproj.CRS
+        The active city's local metric CRS (transverse Mercator, metres).
+    scope : Scope
+        The jurisdiction.
+    settings : dict
+        Coverage settings: households_per_worker (households per FTE worker), buffer_speed_kmh
+        (km/h) and access_m (metres).
+    grids : geopandas.GeoDataFrame
+        The jurisdiction's grids in EPSG:4326: id, code, name, households, population,
+        village_code, village_name, township_code, township_name and geometry, by code.
+    grids_m : numpy.ndarray
+        The same geometries in `crs` (metres), same order.
+    townships : geopandas.GeoDataFrame
+        Townships in EPSG:4326 (code, name, kind, geometry), cut to the jurisdiction.
+    townships_m : numpy.ndarray
+        The same geometries in `crs` (metres).
+    synthetic : list of str
+        Coverage tables holding demo records: any of staff, cameras, posts, roads.
+    """
     generation: dict
     crs: object
     scope: Scope
@@ -53,12 +80,36 @@ class Context:
 
     @property
     def extent(self):
-        """The jurisdiction's land in EPSG:4326 (for loading nearby assets)."""
+        """The jurisdiction's land in EPSG:4326 (for loading nearby assets).
+
+        The union of its townships, or of its grids when it has no township.
+        """
         return shapely.union_all(self.townships.geometry.to_numpy()) if len(self.townships) \
             else shapely.union_all(self.grids.geometry.to_numpy())
 
 
 def context(conn: Connection, scope: Scope) -> Context:
+    """Load the coverage context of a jurisdiction in the active boundary generation.
+
+    Parameters
+    ----------
+    conn : Connection
+        Database connection.
+    scope : Scope
+        The jurisdiction.
+
+    Returns
+    -------
+    Context
+        Grids and townships in EPSG:4326 and in the city's metric CRS, settings and demo flags.
+
+    Raises
+    ------
+    NotFound
+        No active boundary generation.
+    InputError
+        The active generation has no city outline.
+    """
     gen = bstore.require_active_generation(conn)
     crs_m = metric_crs(conn, gen["id"])
     grids = cstore.grids_frame(conn, gen["id"], scope)
@@ -81,6 +132,22 @@ def _unit_names(ctx: Context, level: str) -> pd.DataFrame:
 # ---- staffing ----
 
 def staff_per_grid(conn: Connection, ctx: Context) -> gpd.GeoDataFrame:
+    """Staffing per grid of the jurisdiction (cached on ctx).
+
+    Parameters
+    ----------
+    conn : Connection
+        Database connection.
+    ctx : Context
+        The jurisdiction's coverage context.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ctx.grids (EPSG:4326) with the columns of gis.coverage.staffing.grid_staffing (heads,
+        full_time, part_time, worker_fte, households_per_worker and the flags no_head, no_worker,
+        no_staff, over_target), the target being the households_per_worker setting.
+    """
     if "staff" not in ctx._cache:
         per_grid = staffing.grid_staffing(ctx.grids, cstore.assignments(conn),
                                           target=ctx.settings["households_per_worker"])
@@ -89,6 +156,24 @@ def staff_per_grid(conn: Connection, ctx: Context) -> gpd.GeoDataFrame:
 
 
 def staff_units(conn: Connection, ctx: Context, level: str = "township") -> pd.DataFrame:
+    """Staffing per township or village of the jurisdiction.
+
+    Parameters
+    ----------
+    conn : Connection
+        Database connection.
+    ctx : Context
+        The jurisdiction's coverage context.
+    level : str, default "township"
+        "township" or "village".
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per unit: unit_code, unit_name, then the columns of
+        gis.coverage.staffing.unit_gaps (grids, households, heads, worker_fte,
+        households_per_worker and the number of grids with each flag).
+    """
     per_grid = staff_per_grid(conn, ctx)
     code, _name = UNIT_COLUMNS[level]
     table = staffing.unit_gaps(pd.DataFrame(per_grid.drop(columns="geometry")), code)
@@ -100,8 +185,31 @@ def staff_units(conn: Connection, ctx: Context, level: str = "township") -> pd.D
 # ---- cameras ----
 
 def camera_coverage(conn: Connection, ctx: Context) -> dict:
-    """Per grid: share of area and of road length within range of a camera; the footprints;
-    the streets split into covered and uncovered parts."""
+    """Camera coverage of the jurisdiction's grids: area and road length in view (cached on ctx).
+
+    Cameras within MAX_RANGE_M (5 km) of the jurisdiction's bounding box and the roads near it are
+    loaded; the footprints (gis.coverage.cameras.footprints) are unioned and measured in the
+    city's metric CRS.
+
+    Parameters
+    ----------
+    conn : Connection
+        Database connection.
+    ctx : Context
+        The jurisdiction's coverage context.
+
+    Returns
+    -------
+    dict
+        per_grid: ctx.grids (EPSG:4326) with cameras (number of cameras in the grid), area_share
+        (0..1 of its area in view), road_m and road_covered_m (metres of road in the grid, and of
+        that in view), road_share (0..1; NaN without roads) and no_camera (no part in view);
+        cameras: the cameras loaded (GeoDataFrame, EPSG:4326);
+        footprints: GeoDataFrame in EPSG:4326 with external_id, name, range_m, direction_deg,
+        fov_deg and the footprint polygon;
+        roads_covered, roads_uncovered: GeoDataFrames of road lines in EPSG:4326 (geometry only);
+        has_roads: whether any road was loaded.
+    """
     if "cameras" in ctx._cache:
         return ctx._cache["cameras"]
     extent = ctx.extent
@@ -156,6 +264,25 @@ def _count_in(zones_m: np.ndarray, points_m: np.ndarray) -> np.ndarray:
 
 
 def camera_units(conn: Connection, ctx: Context, level: str = "township") -> pd.DataFrame:
+    """Camera coverage per township or village of the jurisdiction.
+
+    Parameters
+    ----------
+    conn : Connection
+        Database connection.
+    ctx : Context
+        The jurisdiction's coverage context.
+    level : str, default "township"
+        "township" or "village".
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per unit, by code: unit_code, unit_name, grids, cameras (summed over its grids),
+        area_share (0..1 of its grids' area in view; NaN without area), road_km (km of road),
+        road_share (0..1 of the road length in view; NaN without roads) and
+        grids_without_camera.
+    """
     per_grid = camera_coverage(conn, ctx)["per_grid"]
     code, _name = UNIT_COLUMNS[level]
     area_m2 = shapely.area(ctx.grids_m)
@@ -177,8 +304,36 @@ def camera_units(conn: Connection, ctx: Context, level: str = "township") -> pd.
 # ---- response areas ----
 
 def response_coverage(conn: Connection, ctx: Context) -> dict:
-    """Response areas, their union per minute mark, the share of each grid (and of its
-    households, assumed spread evenly over the grid) inside each, and land outside them all."""
+    """Response areas, their union per minute mark, and the share of each grid inside each.
+
+    The stored areas of every post (also posts outside the jurisdiction) are unioned per minute
+    mark (1, 3, 5) in the city's metric CRS; a grid's households are assumed spread evenly over
+    it, so its area share is also its household share. Cached on ctx.
+
+    Parameters
+    ----------
+    conn : Connection
+        Database connection.
+    ctx : Context
+        The jurisdiction's coverage context.
+
+    Returns
+    -------
+    dict
+        areas: the stored response areas (GeoDataFrame, EPSG:4326: post_id, external_id, name,
+        kind, minutes, method, note, computed_at, geometry);
+        posts: the posts (GeoDataFrame, EPSG:4326);
+        per_grid: ctx.grids with share_1, share_3 and share_5 (0..1 of the grid's area inside
+        that minute's union);
+        unions: {minutes: union geometry in EPSG:4326};
+        outside: GeoDataFrame in EPSG:4326, per township (code, name) its land outside every
+        5-minute area, without slivers (under 10 m² or thinner than 1 m);
+        outside_km2: array of that land's area per township in km²;
+        methods: {"network" or "buffer": number of posts};
+        engines: routing engines named in the notes of network areas;
+        buffer_reasons: why posts got a speed buffer;
+        buffer_speed_kmh: the buffer speed setting (km/h).
+    """
     if "response" in ctx._cache:
         return ctx._cache["response"]
     areas = cstore.response_areas_frame(conn)
@@ -231,6 +386,25 @@ def _drop_slivers(geom):
 
 
 def response_units(conn: Connection, ctx: Context, level: str = "township") -> pd.DataFrame:
+    """Response-area coverage per township or village of the jurisdiction.
+
+    Parameters
+    ----------
+    conn : Connection
+        Database connection.
+    ctx : Context
+        The jurisdiction's coverage context.
+    level : str, default "township"
+        "township" or "village".
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per unit, by code: unit_code, unit_name, grids, households, and for each minute
+        mark m in 1, 3, 5: area_share_m (0..1 of its grids' area inside the m-minute areas; NaN
+        without area) and household_share_m (0..1 of its households, spread evenly over each
+        grid; NaN without households).
+    """
     per_grid = response_coverage(conn, ctx)["per_grid"]
     code, _name = UNIT_COLUMNS[level]
     area_m2 = shapely.area(ctx.grids_m)
@@ -253,9 +427,32 @@ def response_units(conn: Connection, ctx: Context, level: str = "township") -> p
 # ---- blind spots ----
 
 def blind_spots(conn: Connection, ctx: Context) -> dict:
-    """Everything that is not covered, in one place, with counts per township: land inside the
-    city in no grid, incidents outside every grid, grids without staff, grids without camera
-    coverage, land outside every 5-minute response area."""
+    """Everything that is not covered, in one place, with counts per township.
+
+    Land inside the city in no grid, incidents outside every grid, grids without staff, grids
+    without camera coverage, land outside every 5-minute response area.
+
+    Parameters
+    ----------
+    conn : Connection
+        Database connection.
+    ctx : Context
+        The jurisdiction's coverage context.
+
+    Returns
+    -------
+    dict
+        table: pandas.DataFrame, one row per township of the jurisdiction with unit_code,
+        unit_name, ungridded_km2 (km² in no grid, without slivers), uncovered_incidents, grids,
+        grids_without_staff, grids_without_camera, outside_5min_km2 (km²) and
+        households_outside_5min (households, spread evenly over each grid); plus a row with
+        unit_code None (OUTSIDE_TOWNSHIPS) for uncovered incidents in no township.
+        layers: for the map, in EPSG:4326: ungridded and outside_5min (GeoDataFrames of code,
+        name and the land, empty ones dropped), uncovered_incidents (DataFrame of external_id,
+        category, occurred_at, lon, lat), grids_without_staff and grids_without_camera (rows of
+        the per-grid tables).
+        response: the result of `response_coverage`.
+    """
     ungridded = _ungridded(ctx)
     incidents = cstore.uncovered_incidents(conn, ctx.scope)
     inc_pts = shapely.points(incidents["lon"].to_numpy(float), incidents["lat"].to_numpy(float)) \
@@ -341,7 +538,26 @@ GRID_COLUMNS = {
 
 
 def table(conn: Connection, ctx: Context, theme: str, level: str = "township") -> pd.DataFrame:
-    """One theme's figures per township, village or grid (blind spots: per township)."""
+    """One theme's figures per township, village or grid (blind spots: per township).
+
+    Parameters
+    ----------
+    conn : Connection
+        Database connection.
+    ctx : Context
+        The jurisdiction's coverage context.
+    theme : str
+        One of THEMES: "staffing", "cameras", "response" or "blind-spots" (not checked here).
+    level : str, default "township"
+        "township", "village" or "grid"; ignored for "blind-spots".
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per unit: the table of `staff_units`, `camera_units` or `response_units`. Per grid: code,
+        name, village_code, village_name, township_code, township_name, households and the
+        theme's GRID_COLUMNS. For "blind-spots": the table of `blind_spots`.
+    """
     if theme == "blind-spots":
         return blind_spots(conn, ctx)["table"]
     if level == "grid":
@@ -354,21 +570,74 @@ def table(conn: Connection, ctx: Context, theme: str, level: str = "township") -
 
 
 def plain(value):
-    """A JSON-ready scalar: NaN becomes None, numpy scalars plain Python."""
+    """A JSON-ready scalar: NaN becomes None, numpy scalars plain Python.
+
+    Parameters
+    ----------
+    value : object
+        A value of a table cell.
+
+    Returns
+    -------
+    object
+        None for a float NaN, value.item() for a numpy scalar (anything with .item()), else value.
+    """
     if isinstance(value, float) and value != value:
         return None
     return value.item() if hasattr(value, "item") else value
 
 
 def records(frame: pd.DataFrame) -> list[dict]:
+    """A table as JSON-ready rows.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table.
+
+    Returns
+    -------
+    list of dict
+        One dict per row, column -> value; missing values (NaN, None, NaT) become None and numpy
+        scalars plain Python (`plain`).
+    """
     return [{k: plain(v) for k, v in r.items()}
             for r in frame.astype(object).where(frame.notna(), None).to_dict("records")]
 
 
 def theme_table(conn: Connection, actor: Principal, theme: str, level: str | None,
                 fmt: str | None, *, origin: dict | None = None):
-    """One theme's figures for the account's jurisdiction: a dict (JSON) or, with fmt "csv", an
-    audited Download."""
+    """One theme's figures for the account's jurisdiction: a dict (JSON) or an audited CSV Download.
+
+    Parameters
+    ----------
+    conn : Connection
+        Database connection; a CSV export is audited in its transaction.
+    actor : Principal
+        The signed-in account; its jurisdiction bounds the figures.
+    theme : str
+        One of THEMES: "staffing", "cameras", "response" or "blind-spots".
+    level : str or None
+        "township" (default), "village" or "grid"; only "township" for "blind-spots".
+    fmt : str or None
+        "json" (default) or "csv".
+    origin : dict, optional
+        Where the request came from (ip, user_agent, via), recorded with the audit event.
+
+    Returns
+    -------
+    dict or Download
+        JSON: {"theme", "level", "settings", "rows"} with rows as from `records` (see `table`).
+        CSV: a Download of UTF-8 CSV with a BOM named coverage-<theme>-<level>.csv; audited.
+
+    Raises
+    ------
+    NotFound
+        An unknown theme, or no active boundary generation.
+    InputError
+        A bad level (field "level") or format ("format"), or no city outline in the active
+        generation.
+    """
     if theme not in THEMES:
         raise NotFound(f"no coverage theme {theme!r}; themes: {', '.join(THEMES)}")
     level = level or "township"
@@ -392,8 +661,28 @@ def theme_table(conn: Connection, actor: Principal, theme: str, level: str | Non
 # ---- summaries the pages show ----
 
 def grid_overview(conn: Connection, scope: Scope) -> dict:
-    """The grids of the jurisdiction (households per grid), its extent, the city's name and the
-    incidents outside every grid: the coverage map."""
+    """The coverage map's data for a jurisdiction.
+
+    Parameters
+    ----------
+    conn : Connection
+        Database connection.
+    scope : Scope
+        The jurisdiction.
+
+    Returns
+    -------
+    dict
+        generation (the active boundary generation); city (the city's name, "" when none);
+        bounds ([west, south, east, north] of the grids in degrees, EPSG:4326, or None); grids
+        (GeoJSON FeatureCollection of the grids with their households, simplified by
+        SIMPLIFY_DEG degrees for display); uncovered (incidents outside every grid, with lon/lat).
+
+    Raises
+    ------
+    NotFound
+        No active boundary generation.
+    """
     from gis.features.collections import map_features
     from gis.store import features
     from gis.store import incidents as istore
@@ -407,7 +696,22 @@ def grid_overview(conn: Connection, scope: Scope) -> dict:
 
 
 def camera_totals(ctx: Context, per_grid: gpd.GeoDataFrame) -> dict:
-    """Shares of the jurisdiction's grid area and street length within camera view."""
+    """Shares of the jurisdiction's grid area and street length within camera view.
+
+    Parameters
+    ----------
+    ctx : Context
+        The jurisdiction's coverage context (for its metric CRS).
+    per_grid : geopandas.GeoDataFrame
+        The per_grid frame of `camera_coverage` (EPSG:4326, with area_share, road_m and
+        road_covered_m).
+
+    Returns
+    -------
+    dict
+        area_share (0..1 of the grids' total area in m², weighted by area) and road_share (0..1
+        of the road length; None without roads).
+    """
     area_m2 = per_grid.to_crs(ctx.crs).area
     area = float((per_grid["area_share"] * area_m2).sum() / max(area_m2.sum(), 1))
     road_total = per_grid["road_m"].sum()
@@ -416,8 +720,20 @@ def camera_totals(ctx: Context, per_grid: gpd.GeoDataFrame) -> dict:
 
 
 def household_shares(per_grid: pd.DataFrame) -> dict[int, float]:
-    """Share of the jurisdiction's households inside each minute's response circle (households
-    spread evenly over each grid)."""
+    """Share of the jurisdiction's households inside each minute's response areas.
+
+    Households are assumed spread evenly over each grid.
+
+    Parameters
+    ----------
+    per_grid : pandas.DataFrame
+        The per_grid frame of `response_coverage` (households, share_1, share_3, share_5).
+
+    Returns
+    -------
+    dict of int to float
+        {minutes: share in 0..1} for minutes 1, 3 and 5; 0.0 each without households.
+    """
     hh = per_grid["households"].sum() or 1
     return {m: float((per_grid["households"] * per_grid[f"share_{m}"]).sum() / hh)
             for m in response_geom.MINUTES}

@@ -13,9 +13,33 @@ from gis.store.db import Connection
 
 
 def recompute_response_areas(conn: Connection, progress=None) -> dict:
-    """Recompute 1/3/5-minute areas for every post: along the road network when the post is
-    within reach of it (pgRouting when installed, else SciPy's Dijkstra on the same graph),
-    otherwise a speed buffer. Returns the number of posts per method."""
+    """Recompute 1/3/5-minute areas for every post and replace the stored ones.
+
+    Along the road network when the post is within reach of it (a node within SNAP_M = 300 m;
+    pgRouting when installed, else SciPy's Dijkstra on the same graph), otherwise a speed buffer;
+    speed (km/h) and access distance (metres) come from the coverage settings. Computed in the
+    active city's metric CRS, stored in EPSG:4326, in the caller's transaction.
+
+    Parameters
+    ----------
+    conn : Connection
+        Database connection.
+    progress : callable, optional
+        Called with 1 after each post.
+
+    Returns
+    -------
+    dict
+        posts (number of posts), areas (number of areas stored), network and buffer (number of
+        posts per method).
+
+    Raises
+    ------
+    NotFound
+        No active boundary generation.
+    InputError
+        The active generation has no city outline.
+    """
     gen = bstore.require_active_generation(conn)
     crs_m = metric_crs(conn, gen["id"])
     settings = cstore.settings(conn)
@@ -70,6 +94,17 @@ def recompute_response_areas(conn: Connection, progress=None) -> dict:
 
 
 def post_count(engine) -> int:
-    """How many posts a recomputation goes through (for a progress bar)."""
+    """How many posts a recomputation goes through (for a progress bar).
+
+    Parameters
+    ----------
+    engine : Engine
+        Database engine.
+
+    Returns
+    -------
+    int
+        Number of police posts and patrol stations.
+    """
     with engine.connect() as conn:
         return len(cstore.points_frame(conn, "response_post"))

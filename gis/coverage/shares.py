@@ -20,8 +20,19 @@ MAX_PIECE_VERTICES = 500
 
 
 def geometry_array(geoms) -> np.ndarray:
-    """1-D object array of shapely geometries from a GeoDataFrame, GeoSeries, GeometryArray,
-    list or single geometry."""
+    """Shapely geometries as a flat 1-D object array.
+
+    Parameters
+    ----------
+    geoms : GeoDataFrame, GeoSeries, GeometryArray, list, array or shapely.Geometry
+        The geometries (a GeoDataFrame gives its active geometry column, a single geometry an
+        array of one).
+
+    Returns
+    -------
+    numpy.ndarray
+        1-D object array of shapely geometries (None where missing), coordinates unchanged.
+    """
     if isinstance(geoms, shapely.Geometry):
         geoms = [geoms]
     elif isinstance(geoms, gpd.GeoDataFrame):
@@ -90,7 +101,21 @@ def _clip_lines(lines: np.ndarray, pieces: np.ndarray, near=None) -> np.ndarray:
 
 
 def area_shares(zones, cover) -> np.ndarray:
-    """Fraction of each zone's area inside cover, in [0, 1]; 0.0 for zero-area (or null) zones."""
+    """Fraction of each zone's area inside cover.
+
+    Parameters
+    ----------
+    zones : GeoDataFrame, GeoSeries or array_like of Polygons
+        The zones (grids) in a metric CRS.
+    cover : shapely.Geometry or None
+        The covered (multi)polygon in the same CRS; None or empty covers nothing.
+
+    Returns
+    -------
+    numpy.ndarray
+        Float array of shape (n,): share of each zone's area inside cover, in [0, 1]; 0.0 for
+        zero-area (or null) zones.
+    """
     zones = geometry_array(zones)
     shares = np.zeros(len(zones))
     pieces = _pieces(cover)
@@ -110,6 +135,22 @@ def line_coverage(zones, lines, cover) -> tuple[np.ndarray, np.ndarray]:
     """Per zone: total length (m) of `lines` inside it, and the length inside it and cover.
 
     A line running along a border shared by two zones counts in both.
+
+    Parameters
+    ----------
+    zones : GeoDataFrame, GeoSeries or array_like of Polygons
+        The zones (grids) in a metric CRS.
+    lines : GeoDataFrame, GeoSeries or array_like of LineStrings
+        The roads, in the same CRS.
+    cover : shapely.Geometry or None
+        The covered (multi)polygon, in the same CRS; None or empty covers nothing.
+
+    Returns
+    -------
+    total : numpy.ndarray
+        Float array of shape (n,): length in metres of `lines` inside each zone.
+    covered : numpy.ndarray
+        Float array of shape (n,): length in metres of `lines` inside each zone and cover.
     """
     zones, lines = geometry_array(zones), geometry_array(lines)
     total, covered = np.zeros(len(zones)), np.zeros(len(zones))
@@ -126,7 +167,21 @@ def line_coverage(zones, lines, cover) -> tuple[np.ndarray, np.ndarray]:
 
 
 def split_lines(lines, cover) -> tuple[np.ndarray, np.ndarray]:
-    """Per line: the part inside cover and the part outside (empty LineStrings where none)."""
+    """Per line: the part inside cover and the part outside (empty LineStrings where none).
+
+    Parameters
+    ----------
+    lines : GeoDataFrame, GeoSeries or array_like of LineStrings
+        The roads in a metric CRS.
+    cover : shapely.Geometry or None
+        The covered (multi)polygon, in the same CRS; None or empty covers nothing.
+
+    Returns
+    -------
+    inside, outside : numpy.ndarray
+        Object arrays of shape (n,): each line's (multi)line inside cover and outside it, in the
+        CRS of the input; an empty LineString where there is none.
+    """
     lines = geometry_array(lines)
     pieces = _pieces(cover)
     li, pi = _near(lines, pieces)
@@ -143,7 +198,20 @@ def split_lines(lines, cover) -> tuple[np.ndarray, np.ndarray]:
 
 
 def weighted_share(shares, weights) -> float:
-    """sum(shares * weights) / sum(weights); 0.0 when the weights sum to 0 (NaN weights count 0)."""
+    """Weighted mean of shares: sum(shares * weights) / sum(weights).
+
+    Parameters
+    ----------
+    shares : array_like of float
+        Shares in 0..1; NaN counts as 0.
+    weights : array_like of float
+        Weights such as households or areas in m², same shape; NaN counts as 0.
+
+    Returns
+    -------
+    float
+        The weighted share (in 0..1 for shares in 0..1); 0.0 when the weights sum to 0 or less.
+    """
     shares = np.nan_to_num(np.asarray(shares, dtype=float))
     weights = np.nan_to_num(np.asarray(weights, dtype=float))
     total = weights.sum()

@@ -19,11 +19,41 @@ FLAGS = ("no_head", "no_worker", "no_staff", "over_target")
 
 def grid_staffing(grids: pd.DataFrame, assignments: pd.DataFrame, target: float = DEFAULT_TARGET,
                   part_time_weight: float = PART_TIME_WEIGHT) -> pd.DataFrame:
-    """`grids` (code, households, ...) with the staffing columns added, same index.
+    """`grids` with staffing columns added: people per role, FTE, households per worker, flags.
 
-    Added: heads, full_time, part_time (distinct people), worker_fte, households_per_worker
-    (NaN without workers), and the flags no_head, no_worker, no_staff, over_target. Pass every
-    grid of the generation: a person's share is divided only among the grids given.
+    Only active assignments to grids in `grids` count. A person tied to k of these grids (in any
+    role) counts 1/k of a full-time equivalent (FTE) in each as a full-time worker,
+    part_time_weight/k as a part-time one and 0 as a grid head; for the people counts and the
+    presence flags (no head, no worker) any such assignment counts.
+
+    Parameters
+    ----------
+    grids : pandas.DataFrame
+        One row per grid with columns code and households (number of households; non-numbers are
+        missing). Pass every grid of the generation: a person's share is divided only among the
+        grids given.
+    assignments : pandas.DataFrame
+        One row per (person, grid): staff_id, grid_code, role (grid_head, full_time or
+        part_time) and active (bool; missing counts as inactive).
+    target : float, default DEFAULT_TARGET (150)
+        Target households per full-time-equivalent worker.
+    part_time_weight : float, default PART_TIME_WEIGHT (0.5)
+        Full-time equivalent of a part-time worker.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of `grids` (same index; a GeoDataFrame stays one) with int64 columns heads,
+        full_time and part_time (distinct people), float worker_fte, households_per_worker
+        (households per FTE; NaN without workers), and bool flags no_head, no_worker (no full- or
+        part-time worker), over_target (households_per_worker > target) and no_staff (no head and
+        no worker).
+
+    Raises
+    ------
+    InputError
+        An assignment, active or not, with an unknown role (field "role"; details list the row
+        positions).
     """
     bad = np.flatnonzero(~assignments["role"].isin(ROLES)).tolist()
     if bad:
@@ -60,9 +90,20 @@ def grid_staffing(grids: pd.DataFrame, assignments: pd.DataFrame, target: float 
 def unit_gaps(per_grid: pd.DataFrame, unit_col: str) -> pd.DataFrame:
     """One row per value of unit_col (in order of first appearance) summing grid_staffing output.
 
-    Columns: unit_col, grids, households, heads, worker_fte, households_per_worker (NaN without
-    workers) and the number of grids with each flag. heads sums the grids' heads, so a head of
-    two grids in the unit counts twice.
+    Parameters
+    ----------
+    per_grid : pandas.DataFrame
+        Output of `grid_staffing`, with a column naming each grid's unit.
+    unit_col : str
+        That column, e.g. "township_code"; grids without a value form a group of their own.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns unit_col, grids (number of grids), households (sum; missing counts 0), heads (the
+        grids' heads summed, so a head of two grids in the unit counts twice), worker_fte (FTE),
+        households_per_worker (households per FTE; NaN without workers) and no_head, no_worker,
+        no_staff, over_target (number of grids with each flag).
     """
     groups = per_grid.groupby(unit_col, sort=False, dropna=False)
     out = pd.DataFrame({
