@@ -61,3 +61,8 @@ class WebSettings:
     rate_limit_storage: str = os.environ.get("GRIDGIS_RATE_LIMIT_STORAGE", "memory://")
     max_upload_mb: int = int(os.environ.get("GRIDGIS_MAX_UPLOAD_MB", "64"))
     max_json_kb: int = int(os.environ.get("GRIDGIS_MAX_JSON_KB", "1024"))
+    # Heavy work (imports, analyses, proposals): how many run at once, how many may wait for a
+    # slot, how many one account may have in flight; beyond that 429 with Retry-After.
+    heavy_slots: int = int(os.environ.get("GRIDGIS_HEAVY_SLOTS", "2"))
+    heavy_queue: int = int(os.environ.get("GRIDGIS_HEAVY_QUEUE", "2"))
+    heavy_per_account: int = int(os.environ.get("GRIDGIS_HEAVY_PER_ACCOUNT", "2"))

@@ -66,6 +66,22 @@ class Forbidden(GridgisError):
     code = "forbidden"
 
 
+class Busy(GridgisError):
+    """Too many requests at once (429); `retry_after` seconds to wait."""
+    status = 429
+    code = "busy"
+
+    def __init__(self, message: str, *, retry_after: int = 5, **kwargs):
+        super().__init__(message, **kwargs)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+class TooLarge(GridgisError):
+    """A body or file beyond a size limit (413)."""
+    status = 413
+    code = "too_large"
+
+
 SEVERITY_ORDER = {"error": 0, "warning": 1}
 
 

@@ -167,12 +167,29 @@ def file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """The table with every text cell that a spreadsheet would run as a formula (starting with
+    = + - @, a tab or a carriage return) prefixed with an apostrophe, which shows it as text.
+    Numbers are left alone."""
+    out = frame.copy()
+    out.columns = [f"'{c}" if isinstance(c, str) and c.startswith(FORMULA_START) else c
+                   for c in out.columns]
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(lambda v: f"'{v}" if isinstance(v, str)
+                                    and v.startswith(FORMULA_START) else v)
+    return out
+
+
 def frame_csv_bytes(frame: pd.DataFrame) -> bytes:
-    """A table as CSV for spreadsheets: UTF-8 with a BOM (so that Excel reads Chinese) and CRLF
-    line ends."""
+    """A table as CSV for spreadsheets: UTF-8 with a BOM (so that Excel reads Chinese), CRLF
+    line ends, formula-like text neutralised (spreadsheet_safe)."""
     buf = io.StringIO()
     buf.write("\ufeff")
-    frame.to_csv(buf, index=False, lineterminator="\r\n")
+    spreadsheet_safe(frame).to_csv(buf, index=False, lineterminator="\r\n")
     return buf.getvalue().encode("utf-8")
 
 

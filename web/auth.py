@@ -87,16 +87,18 @@ def enforce_access() -> None:
     if endpoint is None:  # 404 / 405 answered by the error handlers
         return
     p = g.get("principal")
+    public = endpoint in PUBLIC_ENDPOINTS
+    needed = None
+    if not public:  # who you are first: no credentials is 401 whatever else is wrong
+        needed = getattr(current_app.view_functions[endpoint], "required_permission", None)
+        if needed is None:
+            raise Forbidden(f"endpoint {endpoint} declares no permission; closed by default")
+        if p is None:
+            raise Unauthorized("sign in or send an API token (Authorization: Bearer ...)")
     if request.method not in SAFE_METHODS and (p is None or p.via == "session"):
         csrf.protect()
-    if endpoint in PUBLIC_ENDPOINTS:
+    if public:
         return
-    view = current_app.view_functions[endpoint]
-    needed = getattr(view, "required_permission", None)
-    if needed is None:
-        raise Forbidden(f"endpoint {endpoint} declares no permission; closed by default")
-    if p is None:
-        raise Unauthorized("sign in or send an API token (Authorization: Bearer ...)")
     if needed != "signed_in" and not p.can(needed):
         raise Forbidden(f"role {p.role} may not do this ({needed})")
 

@@ -1,11 +1,23 @@
-"""Folium maps shared by the pages: a new map with the configured basemap, unit outlines as
-context, and the rendered parts to embed in a template. No asset is loaded from the internet:
-the Folium output is rewritten to the vendored copies (web.offline); the basemap is configurable
-(GRIDGIS_BASEMAP_URL: an internal tile server or Tianditu) and absent by default."""
+"""Folium maps shared by the pages: a new map with the configured basemap, the layers every page
+draws with, unit outlines as context, and the rendered parts to embed in a template.
+
+Escaping happens here, once, for every text a map shows: Folium puts tooltip and popup text
+inside JavaScript template literals and feature properties, layer names and labels into
+innerHTML, unescaped. Pages build layers only with the functions below (`layer`, `geojson`,
+`tooltip`, `circle`, `label`), which escape every value for HTML and neutralise the characters
+that end or interpolate a template literal (`html_text`, `safe_properties`). The rendered
+script and styles carry the request's CSP nonce (web.security).
+
+No asset is loaded from the internet: the Folium output is rewritten to the vendored copies
+(web.offline); the basemap is configurable (GRIDGIS_BASEMAP_URL: an internal tile server or
+Tianditu) and absent by default."""
 from __future__ import annotations
 
+import json
+import re
+
 import folium
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from shapely.geometry import shape
 
 from gis.config import MapSettings
@@ -26,6 +38,78 @@ LEVEL_LAYER_NAMES = {
 }
 
 
+# after HTML escaping, the characters that would end, interpolate or escape inside a JavaScript
+# template literal become entities too (the sinks parse the text as HTML, so they read back)
+_TEMPLATE_LITERAL = str.maketrans({"`": "&#96;", "$": "&#36;", "\\": "&#92;"})
+
+
+def html_text(value) -> str:
+    """Text for a tooltip, popup, label or layer name: HTML-escaped, with ` $ and \\ as
+    entities (nothing in it can end a template literal, a script or an element)."""
+    return str(escape("" if value is None else str(value))).translate(_TEMPLATE_LITERAL)
+
+
+def safe_properties(value):
+    """GeoJSON properties (any nesting) with every string escaped by html_text."""
+    if isinstance(value, str):
+        return html_text(value)
+    if isinstance(value, dict):
+        return {html_text(k): safe_properties(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [safe_properties(v) for v in value]
+    return value
+
+
+def _collection(data) -> dict:
+    """A FeatureCollection dict from a dict, a GeoJSON string or a GeoDataFrame."""
+    if hasattr(data, "to_json"):
+        data = data.to_json()
+    if isinstance(data, str):
+        data = json.loads(data)
+    return data
+
+
+def layer(m, name: str, show: bool = True, control: bool = True) -> folium.FeatureGroup:
+    """A layer (feature group) added to the map, its name escaped."""
+    group = folium.FeatureGroup(name=html_text(name), show=show, control=control)
+    group.add_to(m)
+    return group
+
+
+def tooltip(text) -> folium.Tooltip:
+    return folium.Tooltip(html_text(text))
+
+
+def geojson(parent, data, *, style, fields=(), aliases=(), highlight=None, popup_fields=(),
+            popup_aliases=(), interactive=True, text=None):
+    """A GeoJSON layer under `parent` whose properties, tooltip and popup are escaped. fields
+    and aliases: the properties a hover tooltip shows and their labels; popup_fields: the same
+    for a click popup; text: one fixed tooltip text instead."""
+    fc = safe_properties(_collection(data))
+    if fields:
+        tip = folium.GeoJsonTooltip(list(fields), aliases=[html_text(a) for a in aliases]
+                                    or None)
+    else:
+        tip = tooltip(text) if text is not None else None
+    popup = folium.GeoJsonPopup(list(popup_fields), aliases=[html_text(a) for a in
+                                                            popup_aliases] or None,
+                                labels=True) if popup_fields else None
+    return folium.GeoJson(fc, style_function=style, highlight_function=highlight, tooltip=tip,
+                          popup=popup, interactive=interactive).add_to(parent)
+
+
+def circle(parent, lat: float, lon: float, text, **style) -> folium.CircleMarker:
+    """A point marker with an escaped tooltip."""
+    return folium.CircleMarker([lat, lon], tooltip=tooltip(text), **style).add_to(parent)
+
+
+def label(parent, lat: float, lon: float, text, width: int = 120) -> folium.Marker:
+    """A text label on the map (a DivIcon), escaped."""
+    return folium.Marker([lat, lon], icon=folium.DivIcon(
+        html=f'<div class="gg-label">{html_text(text)}</div>', icon_size=(width, 20),
+        icon_anchor=(width // 2, 10))).add_to(parent)
+
+
 def new_map(bounds) -> folium.Map:
     settings = MapSettings()
     m = folium.Map(tiles=None, control_scale=True, zoom_control=True)
@@ -37,12 +121,24 @@ def new_map(bounds) -> folium.Map:
     return m
 
 
+_INLINE = re.compile(r"<(script|style)\b(?![^>]*\bnonce=)", re.I)
+
+
+def with_nonce(html: str) -> str:
+    """Every <script> and <style> tag of Folium's markup with the request's CSP nonce."""
+    from web.security import csp_nonce
+    nonce = csp_nonce()
+    return _INLINE.sub(lambda m: f'<{m.group(1)} nonce="{nonce}"', html)
+
+
 def map_parts(m: folium.Map) -> dict:
-    """Split a rendered Folium map into header, body and script for embedding in a page."""
+    """Split a rendered Folium map into header, body and script for embedding in a page: the
+    header's and body's inline scripts and styles get the CSP nonce; the template wraps the map
+    script in one nonce'd <script> (so nothing in it can start another script)."""
     root = m.get_root()
     root.render()
-    return {"map_header": Markup(localize_html(root.header.render())),
-            "map_html": Markup(root.html.render()),
+    return {"map_header": Markup(with_nonce(localize_html(root.header.render()))),
+            "map_html": Markup(with_nonce(root.html.render())),
             "map_script": Markup(root.script.render())}
 
 
@@ -53,12 +149,9 @@ def outline_layers(m, outlines: dict[str, dict], show=("cities", "townships", "v
         fc = outlines.get(name)
         if not fc or not fc["features"]:
             continue
-        group = folium.FeatureGroup(name=LEVEL_LAYER_NAMES[name], show=name in show)
-        folium.GeoJson(fc, style_function=lambda _f, s=style: s,
-                       tooltip=folium.GeoJsonTooltip(["code", "name"], aliases=["代码 Code",
-                                                                                  "名称 Name"]),
-                       ).add_to(group)
-        group.add_to(m)
+        group = layer(m, LEVEL_LAYER_NAMES[name], show=name in show)
+        geojson(group, fc, style=lambda _f, s=style: s, fields=("code", "name"),
+                aliases=("代码 Code", "名称 Name"))
         if name == "townships":
             _labels(m, fc, "乡镇名称 Township names")
 
@@ -66,13 +159,10 @@ def outline_layers(m, outlines: dict[str, dict], show=("cities", "townships", "v
 def _labels(m, fc, layer_name):
     """Name labels for units large enough to hold one at city zoom (small urban subdistricts
     show their names in tooltips and once zoomed in)."""
-    group = folium.FeatureGroup(name=layer_name, show=True)
+    group = layer(m, layer_name)
     total = sum(f["properties"]["area_km2"] for f in fc["features"]) or 1.0
     for f in fc["features"]:
         if f["properties"]["area_km2"] < total / 60:
             continue
         p = shape(f["geometry"]).representative_point()
-        folium.Marker([p.y, p.x], icon=folium.DivIcon(
-            html=f'<div class="gg-label">{f["properties"]["name"]}</div>',
-            icon_size=(120, 20), icon_anchor=(60, 10))).add_to(group)
-    group.add_to(m)
+        label(group, p.y, p.x, f["properties"]["name"])

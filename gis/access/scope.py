@@ -92,3 +92,18 @@ def not_visible(scope: Scope, kind: str, ident):
     if scope.everything:
         return NotFound(f"{kind} {ident} does not exist")
     return Forbidden(f"{kind} {ident} is not within your jurisdiction")
+
+
+def covers_city(scope: Scope, city_code: str) -> bool:
+    """Whether the jurisdiction is the whole city (administrators, or a unit of the city)."""
+    return scope.everything or any(u.level == "city" and u.code == city_code
+                                   for u in scope.units)
+
+
+def require_city_wide(scope: Scope, city_code: str, what: str) -> None:
+    """Forbidden unless the jurisdiction covers the whole city: settings and data that apply
+    city-wide (coverage settings, deadlines, the road network) are not a township's to change."""
+    if not covers_city(scope, city_code):
+        from gis.errors import Forbidden
+        raise Forbidden(f"{what} 全市通用 applies city-wide: only an account for the whole city "
+                        "may change it")

@@ -33,7 +33,8 @@ def import_boundaries(engine: Engine, path: str | Path, *, commit: bool = False,
                       max_vertices_per_feature: int = MAX_VERTICES_PER_FEATURE,
                       max_vertices_per_file: int = MAX_VERTICES_PER_FILE,
                       progress=None, actor: Principal = SYSTEM,
-                      origin: dict | None = None) -> BoundaryImportReport:
+                      origin: dict | None = None,
+                      filename: str | None = None) -> BoundaryImportReport:
     """Read, validate and (with commit) write a boundary set as a new active generation, all in
     one transaction. Problems make it fail with ValidationFailed; nothing is written then.
 
@@ -45,6 +46,8 @@ def import_boundaries(engine: Engine, path: str | Path, *, commit: bool = False,
     bset = read_boundary_set(path, assume_crs=crs,
                              max_vertices_per_feature=max_vertices_per_feature,
                              max_vertices_per_file=max_vertices_per_file)
+    if filename:  # an upload: its own name, not the temporary file's
+        bset.source = filename
     report = BoundaryImportReport(source=bset.source, counts=bset.counts(),
                                   notes=list(bset.notes))
     if repair:

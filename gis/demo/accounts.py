@@ -46,9 +46,11 @@ def ensure_demo_accounts(engine: Engine) -> dict[str, dict]:
             if account is None:
                 account = accounts.create(conn, name, spec["role"], password=password,
                                           units=resolved, display_name=f"演示 demo {name}")
-            else:
-                accounts.update(conn, account["id"], role=spec["role"], active=True,
-                                password=password, units=resolved)
+            else:  # reset; keep the password (and so the client's token) when it still works
+                same = accounts.password_matches(conn, account["id"], password)
+                accounts.update(conn, account["id"], role=spec["role"],
+                                active=None if account["active"] else True,
+                                password=None if same else password, units=resolved)
             entry = {"password": password, "role": spec["role"], "units": spec["units"]}
             if spec["role"] == "client":
                 secret = saved.get(name, {}).get("token")

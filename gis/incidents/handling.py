@@ -6,10 +6,11 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from gis.access.roles import Principal
-from gis.access.scope import Scope, not_visible
+from gis.access.scope import Scope, not_visible, require_city_wide
 from gis.errors import Conflict, InputError, UnprocessableError
 from gis.incidents import lifecycle as lc
 from gis.store import audit
+from gis.store import boundaries as bstore
 from gis.store import lifecycle as lstore
 from gis.store.db import Connection
 
@@ -131,6 +132,8 @@ def set_deadlines(conn: Connection, actor: Principal, body, *,
     if not isinstance(body, dict):
         raise InputError('send a JSON object {"rules": [...]} (Content-Type: application/json)')
     new = lc.parse_rules(body)
+    gen = bstore.require_active_generation(conn)
+    require_city_wide(actor.scope, bstore.city_code(conn, gen["id"]) or "", "期限 Deadlines")
     before = deadline_rules(conn)
     lstore.set_rules(conn, [asdict(r) for r in new])
     audit.record(conn, actor, "deadline_update", "deadline_rule",

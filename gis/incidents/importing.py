@@ -13,9 +13,10 @@ from gis.access.roles import SYSTEM, Principal
 from gis.access.scope import OUTSIDE_JURISDICTION, Scope
 from gis.boundaries.index import grid_index
 from gis.boundaries.locate import UNIT_KEYS
-from gis.errors import ValidationFailed
+from gis.errors import UnprocessableError, ValidationFailed
 from gis.files import read_table
 from gis.incidents.parse import validate_table
+from gis.incidents.submit import account_source
 from gis.store import audit
 from gis.store import boundaries as bstore
 from gis.store import incidents as istore
@@ -33,16 +34,23 @@ class IncidentImportReport:
 
 
 def import_incidents(engine: Engine, path: str | Path, *, crs: str | None = None,
-                     skip_bad: bool = False, source: str = "import", batch_size: int = 50_000,
+                     skip_bad: bool = False, source: str | None = "import",
+                     batch_size: int = 50_000,
                      progress=None, scope: Scope = Scope.all(), actor: Principal = SYSTEM,
-                     origin: dict | None = None) -> IncidentImportReport:
+                     origin: dict | None = None,
+                     filename: str | None = None) -> IncidentImportReport:
     """Bulk import: validate every row, assign all in process, COPY in one transaction.
 
     A file with bad rows is refused whole (ValidationFailed listing the rows) unless skip_bad,
     in which case the good rows are imported and the bad ones listed in the report. Rows
     outside the importer's scope count as bad rows."""
+    fixed = account_source(actor)
+    if fixed is not None and source not in (None, fixed):
+        raise UnprocessableError(f"source is set by your account: {fixed!r} (leave it out)",
+                                 field="source")
+    source = fixed or source or f"upload:{actor.username}"
     raw = read_table(path)
-    good, bad = validate_table(raw, crs=crs, default_source=source)
+    good, bad = validate_table(raw, crs=crs, default_source=source, fixed_source=fixed)
     report = IncidentImportReport(rows=len(raw), bad_rows=bad)
     if bad and not skip_bad:
         raise ValidationFailed(f"{len(bad)} of {len(raw)} rows are invalid; nothing was imported "
@@ -73,7 +81,7 @@ def import_incidents(engine: Engine, path: str | Path, *, crs: str | None = None
         report.inserted = istore.bulk_insert(conn, good, batch_size=batch_size,
                                              progress=progress)
         report.duplicates = len(good) - report.inserted
-        audit.record(conn, actor, "incident_import", str(Path(path).name),
+        audit.record(conn, actor, "incident_import", filename or Path(path).name,
                      details={"rows": report.rows, "inserted": report.inserted,
                               "duplicates": report.duplicates, "uncovered": report.uncovered,
                               "bad_rows": len(report.bad_rows)}, **(origin or {}))

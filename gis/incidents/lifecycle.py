@@ -211,7 +211,7 @@ def parse_rules(body) -> list[DeadlineRule]:
         if not isinstance(item, dict):
             raise UnprocessableError(f"{where} must be an object", field="rules")
         level = item.get("level")
-        if level not in LEVEL_RANK:
+        if not isinstance(level, str) or level not in LEVEL_RANK:
             raise UnprocessableError(f"{where}.level must be one of "
                                      f"{', '.join(HANDLING_LEVELS)}", field="rules")
         if level in seen:

@@ -19,6 +19,7 @@ from gis.geo.crs import STORAGE_CRS, normalise_crs_name, to_storage
 from gis.times import parse_time
 
 MAX_ID_LENGTH = 128
+MAX_DESCRIPTION = 5000  # characters of free text per incident
 COLUMNS = ("source", "external_id", "category", "severity", "status", "occurred_at",
            "reported_at", "description", "lon", "lat", "input_crs", "input_x", "input_y")
 
@@ -62,8 +63,9 @@ def _text(props: dict, field: str, default=None, required=True) -> str | None:
     if not isinstance(value, (str, int)):
         raise UnprocessableError(f"{field} must be a string", field=field)
     value = str(value).strip()
-    if len(value) > MAX_ID_LENGTH and field != "description":
-        raise UnprocessableError(f"{field} is longer than {MAX_ID_LENGTH} characters", field=field)
+    limit = MAX_DESCRIPTION if field == "description" else MAX_ID_LENGTH
+    if len(value) > limit:
+        raise UnprocessableError(f"{field} is longer than {limit} characters", field=field)
     return value
 
 
@@ -132,7 +134,8 @@ def parse_feature(feature, crs: str | None = None, now: datetime | None = None) 
 # ---- tables (bulk import) ----
 
 def validate_table(raw: pd.DataFrame, crs: str | None = None, default_source: str = "import",
-                   now: datetime | None = None) -> tuple[pd.DataFrame, list[dict]]:
+                   now: datetime | None = None,
+                   fixed_source: str | None = None) -> tuple[pd.DataFrame, list[dict]]:
     """Vectorised checks of every row. Returns (good rows, problems with 1-based row numbers
     as in the file, the header being row 1)."""
     crs_name = normalise_crs_name(crs)
@@ -158,6 +161,11 @@ def validate_table(raw: pd.DataFrame, crs: str | None = None, default_source: st
 
     flag(df["external_id"] == "", "external_id is empty")
     flag(df["external_id"].str.len() > MAX_ID_LENGTH, "external_id is too long")
+    flag(df["source"].str.len() > MAX_ID_LENGTH, "source is too long")
+    if fixed_source is not None:  # a scoped account's rows are its own
+        flag(df["source"] != fixed_source, f"source is set by your account: {fixed_source!r}")
+    flag(df["description"].fillna("").str.len() > MAX_DESCRIPTION,
+         f"description is longer than {MAX_DESCRIPTION} characters")
     flag(~df["category"].isin(list(CATEGORIES)), "unknown category")
     flag(~df["severity"].isin(SEVERITIES), "unknown severity")
     flag(~df["status"].isin(STATUSES), "unknown status")

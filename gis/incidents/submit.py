@@ -5,7 +5,7 @@ from __future__ import annotations
 from gis.access.roles import Principal
 from gis.access.scope import OUTSIDE_JURISDICTION, Scope, not_visible
 from gis.boundaries.locate import UNIT_KEYS
-from gis.errors import Conflict, Forbidden
+from gis.errors import Conflict, Forbidden, UnprocessableError
 from gis.incidents.parse import parse_feature
 from gis.store import audit
 from gis.store import boundaries as bstore
@@ -45,11 +45,30 @@ def get_incident(conn: Connection, incident_id: int, scope: Scope) -> dict:
     return incident_body(conn, row)
 
 
+def account_source(actor: Principal) -> str | None:
+    """The source a scoped account's incidents are stored under: its own name, so that one
+    account can neither claim nor probe another's (source, external_id) keys. None for accounts
+    that see everything (administrators, the command line), which may name any source."""
+    return None if actor.scope.everything else actor.username
+
+
+def _with_source(feature, actor: Principal):
+    fixed = account_source(actor)
+    if fixed is None or not isinstance(feature, dict) or \
+            not isinstance(feature.get("properties"), dict):
+        return feature
+    given = feature["properties"].get("source")
+    if given not in (None, "", fixed):
+        raise UnprocessableError(f"source is set by your account: {fixed!r} (leave it out)",
+                                 field="source")
+    return {**feature, "properties": {**feature["properties"], "source": fixed}}
+
+
 def report_incident(conn: Connection, feature, crs: str | None, *, actor: Principal,
                     origin: dict | None = None) -> tuple[dict, bool]:
-    """An account reports one incident (submit_incident within its jurisdiction), audited when
-    it is stored."""
-    body, created = submit_incident(conn, feature, crs, scope=actor.scope)
+    """An account reports one incident (submit_incident within its jurisdiction, under the
+    account's source), audited when it is stored."""
+    body, created = submit_incident(conn, _with_source(feature, actor), crs, scope=actor.scope)
     if created:
         audit.record(conn, actor, "incident_create", f"incident/{body['id']}",
                      details={"external_id": body["properties"]["external_id"],

@@ -87,7 +87,9 @@ def update(conn: Connection, account_id: int, *, role=None, active=None, passwor
     if units is not None:
         set_units(conn, account_id, units)
     if active is False or password is not None:
+        # for good: enabling the account again or the old password revives neither
         revoke_sessions(conn, account_id)
+        revoke_tokens(conn, account_id)
     return get(conn, account_id)
 
 
@@ -144,6 +146,13 @@ def authenticate(conn: Connection, username: str, password: str) -> dict | None:
 _DUMMY_HASH = hash_password("not-a-real-password")
 
 
+def password_matches(conn: Connection, account_id: int, password: str) -> bool:
+    """Whether `password` is the account's password (no sign-in recorded)."""
+    stored = conn.execute(text("SELECT password_hash FROM account WHERE id = :id"),
+                          {"id": account_id}).scalar()
+    return verify_password(stored, password)
+
+
 # ---- web sessions ----
 
 def open_session(conn: Connection, account_id: int, ip: str | None, user_agent: str | None) -> str:
@@ -168,6 +177,11 @@ def close_session(conn: Connection, token: str) -> None:
 
 def revoke_sessions(conn: Connection, account_id: int) -> None:
     conn.execute(text("UPDATE web_session SET revoked_at = now() "
+                      "WHERE account_id = :a AND revoked_at IS NULL"), {"a": account_id})
+
+
+def revoke_tokens(conn: Connection, account_id: int) -> None:
+    conn.execute(text("UPDATE api_token SET revoked_at = now() "
                       "WHERE account_id = :a AND revoked_at IS NULL"), {"a": account_id})
 
 

@@ -104,15 +104,18 @@ def unit_counts(conn: Connection, scope: Scope, f: IncidentFilter, unit_scope: S
         params.update({k: v for k, v in ug_params.items()})
     else:
         a_sql, a_params = area_clause(scope, "u")
+        h_sql, h_params = grid_clause(scope, "gh")  # households of the jurisdiction's grids only
+        a_params.update(h_params)
         pa_sql, pa_params = ("TRUE", {}) if unit_scope is None else area_clause(unit_scope, "ua")
         col = f"{level}_id"
         sql = f"""
             WITH sel AS ({sel}),
             n AS (SELECT g.{col} AS unit_id, count(*) AS incidents
                   FROM sel JOIN grid g ON g.id = sel.grid_id GROUP BY g.{col}),
-            hh AS (SELECT {col} AS unit_id, sum(households) AS households,
-                          sum(population) AS population
-                   FROM grid WHERE generation_id = :gen GROUP BY {col})
+            hh AS (SELECT gh.{col} AS unit_id, sum(gh.households) AS households,
+                          sum(gh.population) AS population
+                   FROM grid gh WHERE gh.generation_id = :gen AND {h_sql}
+                   GROUP BY gh.{col})
             SELECT u.id, u.code, u.name, p.code AS parent_code, p.name AS parent_name,
                    coalesce(hh.households, 0) AS households,
                    coalesce(hh.population, 0) AS population,

@@ -164,3 +164,9 @@ def grids_union(conn: Connection, generation_id: int, codes: list[str]):
                             "WHERE generation_id = :g AND code = ANY(:c)"),
                        {"g": generation_id, "c": codes}).scalar()
     return shapely.from_wkb(bytes(wkb)) if wkb is not None else None
+
+
+def city_code(conn: Connection, generation_id: int) -> str | None:
+    """The code of a generation's city (the lowest, should there be several)."""
+    return conn.execute(text("SELECT min(code) FROM admin_area WHERE generation_id = :g "
+                             "AND level = 1"), {"g": generation_id}).scalar()

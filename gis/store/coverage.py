@@ -9,7 +9,7 @@ import shapely
 from sqlalchemy import Connection, text
 
 from gis.access.scope import Scope
-from gis.store.boundaries import area_geometries
+from gis.store.boundaries import area_geometries, grids_union
 from gis.store.scope import area_clause, grid_clause
 
 # name: (default, lower bound, upper bound, what it is)
@@ -18,7 +18,7 @@ SETTINGS = {
                               "target households per full-time-equivalent grid worker"),
     "buffer_speed_kmh": (30.0, 1.0, 150.0,
                          "response speed for speed buffers and the way onto the road network"),
-    "access_m": (100.0, 0.0, 1000.0,
+    "access_m": (100.0, 1.0, 1000.0,
                  "distance either side of a reachable road counted as reached (on foot)"),
 }
 
@@ -94,6 +94,8 @@ def upsert_staff(conn: Connection, rows: pd.DataFrame, synthetic: bool = False) 
     if links:
         conn.execute(text("INSERT INTO staff_grid (staff_id, grid_code) VALUES (:s, :g)"), links)
     counts["inserted"], counts["updated"] = len(new), len(changed)
+    counts["inserted_ids"] = [r["external_id"] for r in new]
+    counts["updated_ids"] = [r["external_id"] for r in changed]
     return counts
 
 
@@ -180,14 +182,23 @@ def upsert_points(conn: Connection, table: str, rows: pd.DataFrame,
         f"ON CONFLICT (external_id) DO UPDATE SET {sets}, geom = EXCLUDED.geom "
         f"WHERE {differs} OR NOT ST_Equals(t.geom, EXCLUDED.geom) "
         f"RETURNING (xmax = 0) AS inserted")
-    inserted = updated = 0
+    inserted, updated = [], []
     for rec in records:
         row = conn.execute(sql, rec).first()
         if row is not None:
-            inserted += int(row.inserted)
-            updated += int(not row.inserted)
-    return {"inserted": inserted, "updated": updated,
-            "unchanged": len(records) - inserted - updated}
+            (inserted if row.inserted else updated).append(rec["external_id"])
+    return {"inserted": len(inserted), "updated": len(updated),
+            "unchanged": len(records) - len(inserted) - len(updated),
+            "inserted_ids": inserted, "updated_ids": updated}
+
+
+def points_by_external_id(conn: Connection, table: str, external_ids: list[str]
+                          ) -> pd.DataFrame:
+    """external_id, lon, lat of the stored cameras or posts with these ids."""
+    rows = conn.execute(text(
+        f"SELECT external_id, ST_X(geom) AS lon, ST_Y(geom) AS lat FROM {table} "
+        f"WHERE external_id = ANY(:ids)"), {"ids": list(external_ids)}).all()
+    return pd.DataFrame(rows, columns=["external_id", "lon", "lat"])
 
 
 def points_frame(conn: Connection, table: str, near=None, margin_m: float = 0.0
@@ -314,8 +325,9 @@ def grids_frame(conn: Connection, generation_id: int, scope: Scope) -> gpd.GeoDa
 
 
 def townships_frame(conn: Connection, generation_id: int, scope: Scope) -> gpd.GeoDataFrame:
-    """Townships of the jurisdiction, each cut to the jurisdiction's own area units (a village
-    official's township is just their village)."""
+    """Townships of the jurisdiction, each cut to the jurisdiction's own land: its area units
+    and grids (a village official's township is just their village, a grid worker's their
+    grid)."""
     clause, params = area_clause(scope, "a")
     rows = conn.execute(text(
         f"SELECT a.code, a.name, a.kind, ST_AsBinary(a.geom) AS wkb FROM admin_area a "
@@ -323,10 +335,13 @@ def townships_frame(conn: Connection, generation_id: int, scope: Scope) -> gpd.G
         {**params, "gen": generation_id}).mappings().all()
     frame = _geo_frame(rows, ["code", "name", "kind"])
     if not scope.everything and len(frame) and not any(u.level == "city" for u in scope.units):
-        mine = area_geometries(conn, generation_id, [u.code for u in scope.units
-                                                     if u.level != "grid"])
-        if mine is not None:
-            frame = frame.set_geometry(frame.geometry.intersection(mine))
+        grid_codes = [u.code for u in scope.units if u.level == "grid"]
+        parts = [area_geometries(conn, generation_id, [u.code for u in scope.units
+                                                       if u.level != "grid"]),
+                 grids_union(conn, generation_id, grid_codes) if grid_codes else None]
+        parts = [p for p in parts if p is not None]
+        if parts:  # the jurisdiction's own land: its area units and its grids
+            frame = frame.set_geometry(frame.geometry.intersection(shapely.union_all(parts)))
     return frame[~frame.geometry.is_empty].reset_index(drop=True)
 
 

@@ -2,30 +2,13 @@
 from __future__ import annotations
 
 import io
-import re
 import uuid
 
 import pytest
 from sqlalchemy import text
 
 from gis.store import db
-from tests.helpers import PASSWORD, client_for, make_account
-
-CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:6]}"
-
-
-def csrf_token(client, path="/login") -> str:
-    return CSRF_RE.search(client.get(path).get_data(as_text=True)).group(1)
-
-
-def sign_in(client, username, password=PASSWORD, next_url=""):
-    return client.post("/login", data={"username": username, "password": password,
-                                       "csrf_token": csrf_token(client), "next": next_url})
-
+from tests.helpers import PASSWORD, client_for, csrf_token, make_account, sign_in, unique
 
 @pytest.fixture
 def official(factory_db):

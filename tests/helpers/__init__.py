@@ -2,11 +2,14 @@
 accounts with tokens, Flask test clients, free ports. Fixtures live in tests/conftest.py."""
 from __future__ import annotations
 
+import re
 import socket
+import uuid
 
 from gis.store import db
 
 PASSWORD = "correct-horse-battery-staple"
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def make_account(url: str, username: str, role: str, units=()) -> dict:
@@ -31,3 +34,18 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+def csrf_token(client, path="/login") -> str:
+    """The CSRF token of a page's forms (the session's token)."""
+    return CSRF_RE.search(client.get(path).get_data(as_text=True)).group(1)
+
+
+def sign_in(client, username, password=PASSWORD, next_url=""):
+    """Sign a Flask test client in through the sign-in form (a web session)."""
+    return client.post("/login", data={"username": username, "password": password,
+                                       "csrf_token": csrf_token(client), "next": next_url})

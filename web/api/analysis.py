@@ -9,6 +9,7 @@ from gis.domain import HANDLING_LEVELS
 from gis.files import Download
 from web.auth import origin, principal, requires
 from web.database import engine
+from web.heavy import heavy
 from web.downloads import attachment
 from web.spec import NULLABLE_STR, TIME, op, param
 
@@ -17,6 +18,7 @@ bp = Blueprint("analysis_api", __name__, url_prefix="/api/v1")
 
 @bp.get("/figures")
 @requires("incident.read")
+@heavy
 def get_figures():
     """Resolution figures per unit at ?level= within the jurisdiction and the filters;
     ?format=csv for a spreadsheet (UTF-8 with BOM, an audited export)."""

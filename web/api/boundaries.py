@@ -12,9 +12,10 @@ from gis.boundaries.locate import locate as locate_point
 from gis.incidents.parse import convert_point
 from web.auth import origin, principal, requires
 from web.database import engine
+from web.heavy import heavy
 from web.params import float_arg
 from web.spec import FLAG, NUMBER, json_response, multipart, op, param, ref
-from web.uploads import flag, received_file, upload
+from web.uploads import flag, received_file, upload, uploaded_name
 
 bp = Blueprint("boundaries_api", __name__, url_prefix="/api/v1")
 BOUNDARY_SUFFIXES = (".gpkg", ".geojson", ".json", ".zip")
@@ -33,18 +34,18 @@ def locate():
 @bp.post("/imports/boundaries")
 @requires("boundary.import")
 @upload
+@heavy
 def import_boundaries():
     """Boundary set (GeoPackage, or a zip of GeoJSON/Shapefile layers); validated, and written as
     the new active generation when commit=true."""
     commit = flag("commit")
-    filename = request.files["file"].filename if "file" in request.files else None
+    filename = uploaded_name()
     with received_file(BOUNDARY_SUFFIXES) as path:
         report = import_boundary_set(engine(), path, commit=commit,
                                      name=request.form.get("name") or Path(filename).stem,
                                      crs=request.form.get("crs") or None, repair=flag("repair"),
-                                     actor=principal(), origin=origin())
+                                     actor=principal(), origin=origin(), filename=filename)
     body = asdict(report)
-    body["source"] = filename
     return jsonify(body), 201 if report.committed else 200
 
 

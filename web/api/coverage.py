@@ -9,14 +9,14 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from gis.coverage import assets, imports, report, settings, staff
-from gis.errors import InputError
 from gis.files import Download
 from web.auth import origin, principal, requires
 from web.database import engine
+from web.heavy import heavy
 from web.downloads import attachment
 from web.params import int_arg, json_object
 from web.spec import geojson_response, json_response, multipart, op, param
-from web.uploads import received_file, upload
+from web.uploads import received_file, upload, uploaded_name
 
 bp = Blueprint("coverage_api", __name__, url_prefix="/api/v1")
 POINT_SUFFIXES = (".csv", ".geojson", ".json")
@@ -66,11 +66,13 @@ def staff_put(external_id):
 @bp.post("/staff/imports")
 @requires("staff.manage")
 @upload
+@heavy
 def staff_import():
     """Staff CSV (UTF-8 or GBK): all rows or none; upserts by external_id."""
     p = principal()
     with received_file((".csv",)) as path:
-        result = imports.import_staff(engine(), path, scope=p.scope, actor=p, origin=origin())
+        result = imports.import_staff(engine(), path, scope=p.scope, actor=p, origin=origin(),
+                                      filename=uploaded_name())
     return jsonify(result), 201 if result["inserted"] else 200
 
 
@@ -102,13 +104,14 @@ def _points_import(fn):
     p = principal()
     with received_file(POINT_SUFFIXES) as path:
         result = fn(engine(), path, request.form.get("crs") or None, scope=p.scope, actor=p,
-                    origin=origin())
+                    origin=origin(), filename=uploaded_name())
     return jsonify(result), 201 if result["inserted"] else 200
 
 
 @bp.post("/cameras/imports")
 @requires("coverage.manage")
 @upload
+@heavy
 def cameras_import():
     """Cameras (CSV or GeoJSON points): all rows or none; upserts by external_id."""
     return _points_import(imports.import_cameras)
@@ -117,6 +120,7 @@ def cameras_import():
 @bp.post("/posts/imports")
 @requires("coverage.manage")
 @upload
+@heavy
 def posts_import():
     """Police posts and patrol stations (CSV or GeoJSON points); recomputes response areas."""
     return _points_import(imports.import_posts)
@@ -125,14 +129,13 @@ def posts_import():
 @bp.post("/roads/imports")
 @requires("coverage.manage")
 @upload
+@heavy
 def roads_import():
     """Replace the road network (GeoPackage or GeoJSON lines); recomputes response areas."""
-    if not principal().scope.everything:
-        raise InputError("the road network is city-wide: only an account for the whole city "
-                         "may replace it")
     with received_file(ROAD_SUFFIXES) as path:
         result = imports.import_roads(engine(), path, request.form.get("crs") or None,
-                                      actor=principal(), origin=origin())
+                                      actor=principal(), origin=origin(),
+                                      filename=uploaded_name())
     return jsonify(result), 201
 
 
@@ -147,6 +150,7 @@ def roads_summary():
 
 @bp.get("/coverage/<theme>")
 @requires("view")
+@heavy
 def coverage_table(theme):
     """Figures of one theme per township, village or grid; ?format=csv for a spreadsheet."""
     with engine().begin() as conn:
@@ -164,6 +168,7 @@ def settings_get():
 
 @bp.put("/coverage/settings")
 @requires("coverage.manage")
+@heavy
 def settings_put():
     """Change settings; response areas are recomputed when a speed or distance changes."""
     return jsonify(settings.update_settings(engine(), json_object(), actor=principal(),

@@ -13,9 +13,10 @@ from gis.incidents.submit import get_incident as incident_feature
 from gis.incidents.submit import report_incident
 from web.auth import origin, principal, requires
 from web.database import engine
+from web.heavy import heavy
 from web.downloads import attachment
 from web.spec import FLAG, json_response, multipart, op, param, ref
-from web.uploads import flag, received_file, upload
+from web.uploads import flag, received_file, upload, uploaded_name
 
 bp = Blueprint("incidents_api", __name__, url_prefix="/api/v1")
 INCIDENT_SUFFIXES = (".csv", ".geojson", ".json")
@@ -48,18 +49,21 @@ def get_incident(incident_id: int):
 @bp.post("/imports/incidents")
 @requires("incident.import")
 @upload
+@heavy
 def import_incidents():
     """Incident table (CSV in UTF-8 or GBK, or GeoJSON); form fields crs, source, skip_bad."""
     p = principal()
     with received_file(INCIDENT_SUFFIXES) as path:
         report = import_table(engine(), path, crs=request.form.get("crs") or None,
                               skip_bad=flag("skip_bad"), scope=p.scope, actor=p, origin=origin(),
-                              source=request.form.get("source") or f"upload:{p.username}")
+                              source=request.form.get("source") or None,
+                              filename=uploaded_name())
     return jsonify(asdict(report)), 201 if report.inserted else 200
 
 
 @bp.get("/exports/incidents")
 @requires("incident.export")
+@heavy
 def export_incidents():
     """?format=csv|geojson plus the filters of the officials' pages."""
     with engine().begin() as conn:

@@ -14,11 +14,12 @@ from gis.boundaries.generations import list_generations as generations
 from gis.planning import drafts, publish, review, saving
 from web.auth import origin, principal, requires
 from web.database import engine
+from web.heavy import heavy
 from web.downloads import attachment
 from web.params import MAX_HOUSEHOLDS, json_object
 from web.params import household_targets as targets
 from web.spec import geojson_response, json_response, multipart, op, param
-from web.uploads import received_file, upload
+from web.uploads import received_file, upload, uploaded_name
 
 bp = Blueprint("planning_api", __name__, url_prefix="/api/v1")
 PLAN_SUFFIXES = (".gpkg", ".geojson", ".json", ".zip")
@@ -55,9 +56,10 @@ def create_plan():
 @bp.post("/plans/imports")
 @requires("plan.edit")
 @upload
+@heavy
 def import_plan():
     """A plan file (GeoPackage, GeoJSON, or a zip of a Shapefile) as a new draft."""
-    filename = request.files["file"].filename if "file" in request.files else None
+    filename = uploaded_name()
     with received_file(PLAN_SUFFIXES) as path, engine().begin() as conn:
         result = drafts.import_draft(conn, principal(), path,
                                      name=request.form.get("name") or Path(filename).stem,
@@ -103,6 +105,7 @@ def edit_plan(plan_id: int):
 
 @bp.get("/plans/<int:plan_id>/checks")
 @requires("plan.edit")
+@heavy
 def plan_checks(plan_id: int):
     wanted = targets()
     with engine().connect() as conn:
@@ -111,6 +114,7 @@ def plan_checks(plan_id: int):
 
 @bp.post("/plans/<int:plan_id>/proposals")
 @requires("plan.edit")
+@heavy
 def plan_proposal(plan_id: int):
     """A proposal for a grid or leaf unit; the draft is not changed."""
     body = json_object()
@@ -122,6 +126,7 @@ def plan_proposal(plan_id: int):
 
 @bp.get("/plans/<int:plan_id>/compare")
 @requires("plan.edit")
+@heavy
 def plan_compare(plan_id: int):
     wanted = targets()
     with engine().connect() as conn:
@@ -130,6 +135,7 @@ def plan_compare(plan_id: int):
 
 @bp.post("/plans/<int:plan_id>/publish")
 @requires("plan.edit")
+@heavy
 def publish_plan(plan_id: int):
     body = json_object()
     with engine().begin() as conn:
@@ -158,6 +164,7 @@ def list_generations():
 
 @bp.get("/generations/<int:generation_id>/export")
 @requires("view")
+@heavy
 def export_generation(generation_id: int):
     """A generation (active or not) inside the jurisdiction: GeoPackage with every layer, or
     one layer (?layer=grid by default) as GeoJSON."""
@@ -170,6 +177,7 @@ def export_generation(generation_id: int):
 
 @bp.post("/generations/<int:generation_id>/reassign-history")
 @requires("boundary.import")
+@heavy
 def reassign_history(generation_id: int):
     """Assign past incidents under this generation (incident rows unchanged; idempotent)."""
     with engine().begin() as conn:

@@ -131,7 +131,8 @@ def report(level, as_csv):
         table = cr.blind_spots(conn, ctx)["table"] if level == "township" else \
             cr.staff_units(conn, ctx, level)
     if as_csv:
-        click.echo(table.to_csv(index=False), nl=False)
+        from gis.files import spreadsheet_safe
+        click.echo(spreadsheet_safe(table).to_csv(index=False), nl=False)
     else:
         with pd.option_context("display.width", 200, "display.max_rows", 500):
             click.echo(table.round(3).to_string(index=False))

@@ -14,7 +14,8 @@ from gis.features.collections import outlines
 from gis.incidents.filters import GROUPS, IncidentFilter
 from web.auth import principal, requires
 from web.database import engine
-from web.maps import map_parts, new_map, outline_layers
+from web.heavy import heavy
+from web.maps import geojson, layer, map_parts, new_map, outline_layers
 
 bp = Blueprint("analysis_pages", __name__, url_prefix="/maps")
 
@@ -34,6 +35,7 @@ def _context(f: IncidentFilter) -> dict:
 
 @bp.get("/hotspots")
 @requires("view")
+@heavy
 def hotspots():
     """Hot spots of the filtered incidents: density, heat, weekly slider, Gi* on grids."""
     scope = principal().scope
@@ -44,43 +46,36 @@ def hotspots():
     outline_layers(m, context, show=("cities", "townships"))
     density_legend = []
     if len(r.bands):
-        layer = folium.FeatureGroup(name=f"核密度 Kernel density ({r.bandwidth_m} m)", show=True)
-        folium.GeoJson(r.bands[["label", "colour", "geometry"]].to_json(),
-                       style_function=lambda ft: {"fillColor": ft["properties"]["colour"],
-                                                  "color": ft["properties"]["colour"],
-                                                  "weight": 0.5, "fillOpacity": 0.55},
-                       tooltip=folium.GeoJsonTooltip(["label"], aliases=[
-                           "事件/平方公里 Incidents per km²"])).add_to(layer)
-        layer.add_to(m)
+        density = layer(m, f"核密度 Kernel density ({r.bandwidth_m} m)")
+        geojson(density, r.bands[["label", "colour", "geometry"]],
+                style=lambda ft: {"fillColor": ft["properties"]["colour"],
+                                  "color": ft["properties"]["colour"], "weight": 0.5,
+                                  "fillOpacity": 0.55},
+                fields=("label",), aliases=("事件/平方公里 Incidents per km²",))
         density_legend = [(b.colour, b.label) for b in r.bands.itertuples()]
     # the browser-side layers get a fixed random sample of large selections (the density
     # surface and the statistics use every incident)
     quick = r.quick
     sampled = f"{len(quick):,} / {r.incidents:,}" if len(quick) < r.incidents \
         else f"{r.incidents:,}"
-    heat = folium.FeatureGroup(name=f"热力图 Heat map, quick view ({sampled})", show=False)
+    heat = layer(m, f"热力图 Heat map, quick view ({sampled})", show=False)
     HeatMap(quick[["lat", "lon"]].to_numpy().round(6).tolist(), radius=14, blur=18,
             min_opacity=0.3, gradient=HEAT_GRADIENT).add_to(heat)
-    heat.add_to(m)
     weeks, index = reports.weekly(quick)
     if weeks:
         HeatMapWithTime(weeks, index=index, name="按周 Weekly (time slider)", radius=14,
                         auto_play=False, max_opacity=0.8, show=False).add_to(m)
     if r.method is not None:
-        hot = folium.FeatureGroup(name="热点/冷点 Hot and cold spots (Gi*)", show=True)
+        hot = layer(m, "热点/冷点 Hot and cold spots (Gi*)")
         shown = r.grids[r.grids["bin"] != 0]
         if len(shown):
-            folium.GeoJson(
-                shown[["code", "name", "incidents", "z", "p", "label_zh", "label_en", "colour",
-                       "geometry"]].round({"z": 2, "p": 4}).to_json(),
-                style_function=lambda ft: {"fillColor": ft["properties"]["colour"],
-                                           "color": "#333333", "weight": 0.8,
-                                           "fillOpacity": 0.7},
-                tooltip=folium.GeoJsonTooltip(
-                    ["code", "name", "incidents", "label_zh", "label_en", "z", "p"],
-                    aliases=["网格 Grid", "名称 Name", "事件 Incidents", "结果", "Result",
-                             "z", "p"])).add_to(hot)
-        hot.add_to(m)
+            geojson(hot, shown[["code", "name", "incidents", "z", "p", "label_zh", "label_en",
+                                "colour", "geometry"]].round({"z": 2, "p": 4}),
+                    style=lambda ft: {"fillColor": ft["properties"]["colour"],
+                                      "color": "#333333", "weight": 0.8, "fillOpacity": 0.7},
+                    fields=("code", "name", "incidents", "label_zh", "label_en", "z", "p"),
+                    aliases=("网格 Grid", "名称 Name", "事件 Incidents", "结果", "Result", "z",
+                             "p"))
     folium.LayerControl(collapsed=False).add_to(m)
     stats = {"incidents": r.incidents, "grids": len(r.grids), "bandwidth": r.bandwidth_m,
              "hot": r.hot, "elapsed": r.elapsed_s}
@@ -93,6 +88,7 @@ def hotspots():
 
 @bp.get("/rates")
 @requires("view")
+@heavy
 def rates():
     """Incidents per unit as counts or per 1,000 households, with drill-down by level."""
     scope = principal().scope
@@ -102,24 +98,20 @@ def rates():
     m = new_map(r.bounds)
     units["drill"] = [url_for("analysis_pages.rates", level=r.child, **f.args(unit=code))
                       if r.child else "" for code in units["code"]]
-    layer = folium.FeatureGroup(name=f"{LEVEL_LABELS[level][0]} {LEVEL_LABELS[level][1]}",
-                                show=True)
+    group = layer(m, f"{LEVEL_LABELS[level][0]} {LEVEL_LABELS[level][1]}")
     if len(units):
         props = ["code", "name", "incidents", "households", "rate", "resolution_pct",
                  "overdue", "colour", "drill"]
-        folium.GeoJson(
-            units[props + ["geometry"]].to_json(),
-            style_function=lambda ft: {"fillColor": ft["properties"]["colour"],
-                                       "color": "#444444", "weight": 0.8, "fillOpacity": 0.7},
-            highlight_function=lambda ft: {"weight": 2.5, "color": "#000000"},
-            tooltip=folium.GeoJsonTooltip(
-                ["code", "name", "incidents", "households", "rate", "resolution_pct", "overdue"],
-                aliases=["代码 Code", "名称 Name", "事件 Incidents", "户数 Households",
-                         "每千户 Per 1,000 hh", "化解率 Resolved %", "超期 Overdue"]),
-            popup=folium.GeoJsonPopup(["name", "drill"], aliases=["", "下钻 Drill down"],
-                                      labels=True) if r.child else None,
-        ).add_to(layer)
-    layer.add_to(m)
+        geojson(group, units[props + ["geometry"]],
+                style=lambda ft: {"fillColor": ft["properties"]["colour"],
+                                  "color": "#444444", "weight": 0.8, "fillOpacity": 0.7},
+                highlight=lambda ft: {"weight": 2.5, "color": "#000000"},
+                fields=("code", "name", "incidents", "households", "rate", "resolution_pct",
+                        "overdue"),
+                aliases=("代码 Code", "名称 Name", "事件 Incidents", "户数 Households",
+                         "每千户 Per 1,000 hh", "化解率 Resolved %", "超期 Overdue"),
+                popup_fields=("name", "drill") if r.child else (),
+                popup_aliases=("", "下钻 Drill down"))
     folium.LayerControl(collapsed=False).add_to(m)
     column = reports.MEASURES[r.measure][0]
     rows = units.drop(columns="geometry").sort_values(column, ascending=False).to_dict("records")

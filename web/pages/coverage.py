@@ -14,7 +14,8 @@ from gis.errors import InputError
 from gis.features.collections import outlines
 from web.auth import principal, requires
 from web.database import engine
-from web.maps import SIMPLIFY_DEG, map_parts, new_map, outline_layers
+from web.heavy import heavy
+from web.maps import SIMPLIFY_DEG, circle, geojson, layer, map_parts, new_map, outline_layers
 
 bp = Blueprint("coverage_pages", __name__, url_prefix="/maps")
 
@@ -94,6 +95,7 @@ def _page(tab, title, m, *, ctx, stats, legend, table, columns, notes=(), level=
 
 @bp.get("/coverage")
 @requires("view")
+@heavy
 def coverage():
     scope = principal().scope
     with engine().connect() as conn:
@@ -105,29 +107,23 @@ def coverage():
     cmap = cm.LinearColormap(["#f7fcf5", "#74c476", "#00441b"], vmin=min(households),
                              vmax=max(households),
                              caption="每网格户数 Households per grid")
-    grid_group = folium.FeatureGroup(name="网格 Grids (户数 households)", show=True)
-    folium.GeoJson(
-        grids,
-        style_function=lambda f: {"fillColor": cmap(f["properties"]["households"]),
-                                  "color": "#555555", "weight": 0.5, "fillOpacity": 0.65},
-        highlight_function=lambda f: {"weight": 2, "color": "#000000"},
-        tooltip=folium.GeoJsonTooltip(
-            ["code", "name", "parent_name", "households", "population"],
-            aliases=["网格编码 Grid code", "名称 Name", "所属 Unit", "户数 Households",
-                     "人口 Population"]),
-    ).add_to(grid_group)
-    grid_group.add_to(m)
+    grid_group = layer(m, "网格 Grids (户数 households)")
+    geojson(grid_group, grids,
+            style=lambda f: {"fillColor": cmap(f["properties"]["households"]),
+                             "color": "#555555", "weight": 0.5, "fillOpacity": 0.65},
+            highlight=lambda f: {"weight": 2, "color": "#000000"},
+            fields=("code", "name", "parent_name", "households", "population"),
+            aliases=("网格编码 Grid code", "名称 Name", "所属 Unit", "户数 Households",
+                     "人口 Population"))
     cmap.add_to(m)
     outline_layers(m, context)
-    gap_group = folium.FeatureGroup(name=f"未覆盖事件 Uncovered incidents ({len(uncovered)})",
-                                    show=True)
+    gap_group = layer(m, f"未覆盖事件 Uncovered incidents ({len(uncovered)})")
     for r in uncovered:
-        label = CATEGORIES.get(r["category"], (r["category"], ""))
-        folium.CircleMarker(
-            [r["lat"], r["lon"]], radius=6, color="#c00000", fill=True, fill_opacity=0.9,
-            tooltip=f"未覆盖 Uncovered: {r['external_id']} {label[0]} {label[1]} "
-                    f"{r['occurred_at']:%Y-%m-%d}").add_to(gap_group)
-    gap_group.add_to(m)
+        kind = CATEGORIES.get(r["category"], (r["category"], ""))
+        circle(gap_group, r["lat"], r["lon"],
+               f"未覆盖 Uncovered: {r['external_id']} {kind[0]} {kind[1]} "
+               f"{r['occurred_at']:%Y-%m-%d}", radius=6, color="#c00000", fill=True,
+               fill_opacity=0.9)
     folium.LayerControl(collapsed=False).add_to(m)
     stats = {
         "grids": len(grids["features"]),
@@ -145,6 +141,7 @@ def coverage():
 
 @bp.get("/coverage/staff")
 @requires("view")
+@heavy
 def staff():
     level = _level()
     with engine().connect() as conn:
@@ -159,22 +156,18 @@ def staff():
             per_grid.loc[per_grid[flag], "colour"] = colour
             per_grid.loc[per_grid[flag], "status"] = flag
         per_grid["hh_per_worker"] = per_grid["households_per_worker"].round(0)
-        group = folium.FeatureGroup(name="网格人员配备 Grid staffing", show=True)
-        folium.GeoJson(
-            _geojson(per_grid, ["code", "name", "village_name", "households", "heads",
-                                "full_time", "part_time", "worker_fte", "hh_per_worker",
-                                "colour"]),
-            style_function=lambda f: {"fillColor": f["properties"]["colour"], "color": "#555",
-                                      "weight": 0.5, "fillOpacity": 0.7},
-            highlight_function=lambda f: {"weight": 2, "color": "#000"},
-            tooltip=folium.GeoJsonTooltip(
-                ["code", "name", "village_name", "households", "heads", "full_time",
-                 "part_time", "worker_fte", "hh_per_worker"],
-                aliases=["网格编码 Grid", "名称 Name", "村/社区 Village", "户数 Households",
+        group = layer(m, "网格人员配备 Grid staffing")
+        geojson(group, _geojson(per_grid, ["code", "name", "village_name", "households",
+                                           "heads", "full_time", "part_time", "worker_fte",
+                                           "hh_per_worker", "colour"]),
+                style=lambda f: {"fillColor": f["properties"]["colour"], "color": "#555",
+                                 "weight": 0.5, "fillOpacity": 0.7},
+                highlight=lambda f: {"weight": 2, "color": "#000"},
+                fields=("code", "name", "village_name", "households", "heads", "full_time",
+                        "part_time", "worker_fte", "hh_per_worker"),
+                aliases=("网格编码 Grid", "名称 Name", "村/社区 Village", "户数 Households",
                          "网格长 Heads", "专职 Full-time", "兼职 Part-time",
-                         "折合人数 Worker FTE", "户/人 Households per worker"]),
-        ).add_to(group)
-        group.add_to(m)
+                         "折合人数 Worker FTE", "户/人 Households per worker"))
         _finish(m, conn, ctx)
         target = ctx.settings["households_per_worker"]
     counts = {flag: int(per_grid[flag].sum()) for flag, *_ in STAFF_CLASSES[:-1]}
@@ -200,6 +193,7 @@ def staff():
 
 @bp.get("/coverage/cameras")
 @requires("view")
+@heavy
 def cameras():
     level = _level()
     with engine().connect() as conn:
@@ -211,33 +205,24 @@ def cameras():
         per_grid["area_pct"] = [_pct(s) for s in per_grid["area_share"]]
         per_grid["road_pct"] = [_pct(s) for s in per_grid["road_share"]]
         m = _base(conn, ctx)
-        group = folium.FeatureGroup(name="网格视频覆盖率 Grid camera coverage (area)", show=True)
-        folium.GeoJson(
-            _geojson(per_grid, ["code", "name", "cameras", "area_pct", "road_pct", "colour"]),
-            style_function=lambda f: {"fillColor": f["properties"]["colour"], "color": "#555",
-                                      "weight": 0.5, "fillOpacity": 0.6},
-            tooltip=folium.GeoJsonTooltip(["code", "name", "cameras", "area_pct", "road_pct"],
-                                          aliases=["网格编码 Grid", "名称 Name",
-                                                   "摄像头 Cameras", "面积覆盖 Area covered",
-                                                   "道路覆盖 Road covered"]),
-        ).add_to(group)
-        group.add_to(m)
-        prints = folium.FeatureGroup(name="摄像头视域 Camera fields of view", show=True)
-        folium.GeoJson(_geojson(cov["footprints"], ["external_id", "range_m"]),
-                       style_function=lambda f: {"fillColor": "#2171b5", "color": "#2171b5",
-                                                 "weight": 0.5, "fillOpacity": 0.25},
-                       tooltip=folium.GeoJsonTooltip(["external_id", "range_m"],
-                                                     aliases=["摄像头 Camera", "射程 Range (m)"]),
-                       ).add_to(prints)
-        prints.add_to(m)
+        group = layer(m, "网格视频覆盖率 Grid camera coverage (area)")
+        geojson(group, _geojson(per_grid, ["code", "name", "cameras", "area_pct", "road_pct",
+                                           "colour"]),
+                style=lambda f: {"fillColor": f["properties"]["colour"], "color": "#555",
+                                 "weight": 0.5, "fillOpacity": 0.6},
+                fields=("code", "name", "cameras", "area_pct", "road_pct"),
+                aliases=("网格编码 Grid", "名称 Name", "摄像头 Cameras", "面积覆盖 Area covered",
+                         "道路覆盖 Road covered"))
+        prints = layer(m, "摄像头视域 Camera fields of view")
+        geojson(prints, _geojson(cov["footprints"], ["external_id", "range_m"]),
+                style=lambda f: {"fillColor": "#2171b5", "color": "#2171b5", "weight": 0.5,
+                                 "fillOpacity": 0.25},
+                fields=("external_id", "range_m"), aliases=("摄像头 Camera", "射程 Range (m)"))
         for key, name, colour in (("roads_covered", "已覆盖街道 Covered streets", "#1a9850"),
                                   ("roads_uncovered", "未覆盖街道 Uncovered streets", "#d73027")):
             if len(cov[key]):
-                g = folium.FeatureGroup(name=name, show=True)
-                folium.GeoJson(_geojson(cov[key], []),
-                               style_function=lambda f, c=colour: {"color": c, "weight": 3,
-                                                                   "opacity": 0.9}).add_to(g)
-                g.add_to(m)
+                geojson(layer(m, name), _geojson(cov[key], []),
+                        style=lambda f, c=colour: {"color": c, "weight": 3, "opacity": 0.9})
         _finish(m, conn, ctx)
     totals = report.camera_totals(ctx, per_grid)
     area, road = totals["area_share"], totals["road_share"]
@@ -273,6 +258,7 @@ def _share_colour(share) -> str:
 
 @bp.get("/coverage/response")
 @requires("view")
+@heavy
 def response():
     level = _level()
     with engine().connect() as conn:
@@ -283,49 +269,40 @@ def response():
         per_grid = res["per_grid"].copy()
         for mi in MINUTES:
             per_grid[f"pct_{mi}"] = [_pct(s) for s in per_grid[f"share_{mi}"]]
-        grids = folium.FeatureGroup(name="网格 Grids (圈内比例 share inside)", show=True)
-        folium.GeoJson(
-            _geojson(per_grid, ["code", "name", "households",
-                                *(f"pct_{mi}" for mi in MINUTES)]),
-            style_function=lambda f: {"fill": True, "fillOpacity": 0, "color": "#777",
-                                      "weight": 0.4},
-            tooltip=folium.GeoJsonTooltip(
-                ["code", "name", "households", *(f"pct_{mi}" for mi in MINUTES)],
-                aliases=["网格编码 Grid", "名称 Name", "户数 Households",
-                         *(f"{mi}分钟圈内 Inside {mi} min" for mi in MINUTES)]),
-        ).add_to(grids)
-        grids.add_to(m)
-        outside = folium.FeatureGroup(name="5分钟圈外 Outside every 5-minute circle", show=True)
-        folium.GeoJson(_geojson(res["outside"], ["name"]),
-                       style_function=lambda f: {"fillColor": OUTSIDE_COLOUR, "color":
-                                                 OUTSIDE_COLOUR, "weight": 0.5,
-                                                 "fillOpacity": 0.18},
-                       tooltip=folium.GeoJsonTooltip(["name"], aliases=[
-                           "5分钟圈外 Outside 5 min"])).add_to(outside)
-        outside.add_to(m)
+        grids = layer(m, "网格 Grids (圈内比例 share inside)")
+        geojson(grids, _geojson(per_grid, ["code", "name", "households",
+                                           *(f"pct_{mi}" for mi in MINUTES)]),
+                style=lambda f: {"fill": True, "fillOpacity": 0, "color": "#777",
+                                 "weight": 0.4},
+                fields=("code", "name", "households", *(f"pct_{mi}" for mi in MINUTES)),
+                aliases=("网格编码 Grid", "名称 Name", "户数 Households",
+                         *(f"{mi}分钟圈内 Inside {mi} min" for mi in MINUTES)))
+        outside = layer(m, "5分钟圈外 Outside every 5-minute circle")
+        geojson(outside, _geojson(res["outside"], ["name"]),
+                style=lambda f: {"fillColor": OUTSIDE_COLOUR, "color": OUTSIDE_COLOUR,
+                                 "weight": 0.5, "fillOpacity": 0.18},
+                fields=("name",), aliases=("5分钟圈外 Outside 5 min",))
         for mi in sorted(MINUTES, reverse=True):
             colour, opacity = RESPONSE_STYLE.get(mi, ("#31a354", 0.3))
-            layer = folium.FeatureGroup(name=f"{mi}分钟响应圈 {mi}-minute circle", show=True)
+            circle_layer = layer(m, f"{mi}分钟响应圈 {mi}-minute circle")
             union = res["unions"][mi]
             if not union.is_empty:
-                folium.GeoJson(union.simplify(SIMPLIFY_DEG).__geo_interface__,
-                               style_function=lambda f, c=colour, o=opacity: {
-                                   "fillColor": c, "color": c, "weight": 1, "fillOpacity": o},
-                               tooltip=f"{mi}分钟可达 Reachable in {mi} min").add_to(layer)
-            layer.add_to(m)
+                geojson(circle_layer, {"type": "FeatureCollection", "features": [
+                    {"type": "Feature", "properties": {},
+                     "geometry": union.simplify(SIMPLIFY_DEG).__geo_interface__}]},
+                    style=lambda f, c=colour, o=opacity: {"fillColor": c, "color": c,
+                                                          "weight": 1, "fillOpacity": o},
+                    text=f"{mi}分钟可达 Reachable in {mi} min")
         method = dict(zip(res["areas"]["post_id"], res["areas"]["method"]))
-        posts = folium.FeatureGroup(name="派出所/巡逻站 Police posts / patrol stations",
-                                    show=True)
+        posts = layer(m, "派出所/巡逻站 Police posts / patrol stations")
         for p in res["posts"].itertuples():
             is_post = p.kind == "police_post"
             how = {"network": "路网 road network", "buffer": "速度缓冲 speed buffer"}.get(
                 method.get(p.id), "未计算 not computed")
-            folium.CircleMarker(
-                [p.lat, p.lon], radius=7 if is_post else 5,
-                color="#08306b" if is_post else "#54278f", fill=True, fill_opacity=0.95,
-                tooltip=f"{p.name} · {'派出所 Police post' if is_post else '巡逻站 Patrol station'}"
-                        f" · 方法 Method: {how}").add_to(posts)
-        posts.add_to(m)
+            circle(posts, p.lat, p.lon,
+                   f"{p.name} · {'派出所 Police post' if is_post else '巡逻站 Patrol station'}"
+                   f" · 方法 Method: {how}", radius=7 if is_post else 5,
+                   color="#08306b" if is_post else "#54278f", fill=True, fill_opacity=0.95)
         _finish(m, conn, ctx)
     stats = [("派出所/巡逻站 Posts", len(res["posts"]), "stat-posts")]
     for mi, share in report.household_shares(per_grid).items():
@@ -367,6 +344,7 @@ def _method_sentence(res) -> str:
 
 @bp.get("/coverage/blind-spots")
 @requires("view")
+@heavy
 def blind_spots():
     with engine().connect() as conn:
         ctx = report.context(conn, principal().scope)
@@ -382,15 +360,11 @@ def blind_spots():
         _area_layer(m, layers["ungridded"], "未划入网格的土地 Land in no grid",
                     UNGRIDDED_COLOUR, 0.7)
         incidents = layers["uncovered_incidents"]
-        group = folium.FeatureGroup(name=f"网格外事件 Incidents outside every grid "
-                                         f"({len(incidents)})", show=True)
+        group = layer(m, f"网格外事件 Incidents outside every grid ({len(incidents)})")
         for r in incidents.itertuples():
-            label = CATEGORIES.get(r.category, (r.category, ""))
-            folium.CircleMarker([r.lat, r.lon], radius=6, color="#c00000", fill=True,
-                                fill_opacity=0.9,
-                                tooltip=f"网格外 Outside grids: {r.external_id} {label[0]} "
-                                        f"{label[1]}").add_to(group)
-        group.add_to(m)
+            kind = CATEGORIES.get(r.category, (r.category, ""))
+            circle(group, r.lat, r.lon, f"网格外 Outside grids: {r.external_id} {kind[0]} "
+                   f"{kind[1]}", radius=6, color="#c00000", fill=True, fill_opacity=0.9)
         _finish(m, conn, ctx)
     table = blind["table"]
     stats = [("未划网格土地 Land in no grid", f"{table['ungridded_km2'].sum():,.2f} km²",
@@ -424,16 +398,14 @@ def blind_spots():
 
 
 def _area_layer(m, frame, name, colour, opacity):
-    group = folium.FeatureGroup(name=f"{name} ({len(frame)})", show=True)
+    group = layer(m, f"{name} ({len(frame)})")
     if len(frame):
         cols = [c for c in ("code", "name") if c in frame.columns]
-        folium.GeoJson(_geojson(frame, cols),
-                       style_function=lambda f: {"fillColor": colour, "color": colour,
-                                                 "weight": 1, "fillOpacity": opacity},
-                       tooltip=folium.GeoJsonTooltip(cols, aliases=[
-                           {"code": "代码 Code", "name": "名称 Name"}[c] for c in cols])
-                       if cols else name).add_to(group)
-    group.add_to(m)
+        geojson(group, _geojson(frame, cols),
+                style=lambda f: {"fillColor": colour, "color": colour, "weight": 1,
+                                 "fillOpacity": opacity},
+                fields=cols, aliases=[{"code": "代码 Code", "name": "名称 Name"}[c] for c in cols],
+                text=None if cols else name)
 
 
 def _rows(frame, columns, shares=(), decimals=None) -> list[list[str]]:

@@ -4,7 +4,6 @@ draft as it is; every edit, check, comparison and the publishing go through /api
 web/static/planner.js, which replaces the grid layer with each answer (no full reload)."""
 from __future__ import annotations
 
-import folium
 import shapely
 from flask import Blueprint, render_template, url_for
 from folium.plugins import Draw
@@ -14,7 +13,7 @@ from gis.boundaries.generations import active_generation
 from gis.planning import drafts as plans
 from web.auth import principal, requires
 from web.database import engine
-from web.maps import map_parts, new_map
+from web.maps import geojson, layer, map_parts, new_map
 from web.params import household_targets
 
 bp = Blueprint("planning_pages", __name__, url_prefix="/maps")
@@ -67,12 +66,9 @@ def plan_map(plan_id: int):
     bounds = list(shapely.total_bounds(shapes)) if shapes else None
     m = new_map(bounds)
     m.options["boxZoom"] = False  # shift-click adds a grid to the selection
-    outlines = folium.FeatureGroup(name="上级单元 Parent units", show=True)
-    folium.GeoJson(units, style_function=lambda _f: UNIT_STYLE, interactive=False,
-                   ).add_to(outlines)
-    outlines.add_to(m)
-    drawn = folium.FeatureGroup(name="绘制 Drawn shapes", show=True, control=False)
-    drawn.add_to(m)
+    geojson(layer(m, "上级单元 Parent units"), units, style=lambda _f: UNIT_STYLE,
+            interactive=False)
+    drawn = layer(m, "绘制 Drawn shapes", control=False)
     Draw(feature_group=drawn, show_geometry_on_click=False, position="topleft",
          draw_options={"polyline": {"shapeOptions": {"color": "#d62728", "weight": 3}},
                        "polygon": {"allowIntersection": False,
