@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gis.access.roles import ROLE_PERMISSIONS, ROLES, Principal
 from gis.access.scope import not_visible
-from gis.errors import InputError
+from gis.errors import InputError, UnprocessableError
 from gis.store import accounts, audit
 from gis.store.db import Connection
 
@@ -45,12 +45,23 @@ def _unit_codes(value) -> list[str] | None:
     return value
 
 
+MAX_DISPLAY_NAME = 200
+
+
+def _check_display_name(body: dict) -> None:
+    name = body.get("display_name")
+    if isinstance(name, str) and len(name) > MAX_DISPLAY_NAME:
+        raise UnprocessableError(f"display_name is longer than {MAX_DISPLAY_NAME} characters",
+                                 field="display_name")
+
+
 def create_account(conn: Connection, actor: Principal, body: dict, *,
                    origin: dict | None = None) -> dict:
     """{username, role, password, display_name?, units?} -> the new account."""
     for key in ("username", "role", "password"):
         if not isinstance(body.get(key), str):
             raise InputError(f"{key} is required (a string)", field=key)
+    _check_display_name(body)
     units = accounts.resolve_units(conn, _unit_codes(body.get("units")) or [])
     account = accounts.create(conn, body["username"], body["role"], password=body["password"],
                               units=units, display_name=str(body.get("display_name") or ""))
@@ -68,6 +79,7 @@ def update_account(conn: Connection, actor: Principal, account_id: int, body: di
     for key in ("role", "password", "display_name"):
         if key in body and not isinstance(body[key], str):
             raise InputError(f"{key} must be a string", field=key)
+    _check_display_name(body)
     codes = _unit_codes(body.get("units"))
     units = accounts.resolve_units(conn, codes) if codes is not None else None
     account = accounts.update(conn, account_id, role=body.get("role"), active=body.get("active"),

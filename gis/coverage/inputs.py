@@ -82,11 +82,23 @@ class _Problems:
         return sorted(self.items, key=lambda p: p["row"])
 
 
+MAX_ID = 128    # characters of an external id
+MAX_NAME = 200  # ... of a name
+MAX_PHONE = 40
+
+
+def _cap(problems, values: pd.Series, field: str, limit: int) -> None:
+    """A problem for every value longer than `limit` characters."""
+    problems.add(values.str.len() > limit, f"{field} is longer than {limit} characters")
+
+
 def _identified(raw: pd.DataFrame, *id_columns: str) -> tuple[pd.Series, _Problems]:
-    """The rows' external ids and a problem list that already holds empty and repeated ids."""
+    """The rows' external ids and a problem list that already holds empty, too long and
+    repeated ids."""
     ids = _col(raw, *id_columns)
     problems = _Problems(ids)
     problems.add(ids.eq(""), "external_id is empty")
+    _cap(problems, ids, "external_id", MAX_ID)
     dup = ids.ne("") & ids.duplicated(keep=False)
     problems.add(dup, lambda i: f"external_id {ids.iloc[i]!r} appears more than once in the file")
     return ids, problems
@@ -153,6 +165,8 @@ def check_staff(raw: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
     ids, problems = _identified(raw, "external_id", "staff_id")
     names = _col(raw, "name")
     problems.add(names.eq(""), "name is empty")
+    _cap(problems, names, "name", MAX_NAME)
+    _cap(problems, _col(raw, "phone"), "phone", MAX_PHONE)
     role_in = _col(raw, "role")
     roles = role_in.str.lower().map(STAFF_ROLES)
     problems.add(roles.isna(), lambda i: f"role {role_in.iloc[i]!r} is not one of grid_head, "
@@ -264,6 +278,7 @@ def check_cameras(raw: pd.DataFrame, crs: str | None = None) -> tuple[pd.DataFra
     fov = _numbers(fov_in)
     problems.add(fov_in.ne("") & ~((fov > 0) & (fov <= 360)),
                  lambda i: f"fov_deg {fov_in.iloc[i]!r} must be an angle in (0, 360]")
+    _cap(problems, _col(raw, "name"), "name", MAX_NAME)
     good = pd.DataFrame({"external_id": ids, "name": _none_if_empty(_col(raw, "name")),
                          "lon": lon, "lat": lat, "range_m": rng, "direction_deg": direction,
                          "fov_deg": fov, "row": np.arange(len(raw)) + 2})
@@ -330,6 +345,7 @@ def check_posts(raw: pd.DataFrame, crs: str | None = None) -> tuple[pd.DataFrame
     ids, problems = _identified(raw, "external_id", "post_id")
     names = _col(raw, "name")
     problems.add(names.eq(""), "name is empty")
+    _cap(problems, names, "name", MAX_NAME)
     kind_in = _col(raw, "kind")
     kinds = kind_in.str.lower().replace("", "police_post").map(POST_KINDS)
     problems.add(kinds.isna(), lambda i: f"kind {kind_in.iloc[i]!r} is not police_post or "

@@ -110,6 +110,18 @@ def test_session_callers_get_413_at_the_json_limit_and_long_text_422(url, people
     long = feature(unique("long"), *IN_T1, description="长" * 5001)
     res = client(url, people["t1-official"]).post("/api/v1/incidents", json=long)
     assert res.status_code == 422 and res.get_json()["error"]["field"] == "description"
+    admin = client(url, people["admin"])
+    res = admin.post("/api/v1/staff", json={"external_id": "LONG", "name": "名" * 201,
+                                            "role": "full_time", "grids": [T1_GRID]})
+    assert res.status_code == 400 and "longer than 200" in res.get_json()["error"]["message"]
+    cam = f"external_id,name,lon,lat,range_m\nLONG,{'名' * 201},{IN_T1[0]},{IN_T1[1]},50\n"
+    res = upload(admin, "/api/v1/cameras/imports", "c.csv", cam.encode())
+    assert res.status_code == 422 and "longer than 200" in json.dumps(res.get_json(),
+                                                                     ensure_ascii=False)
+    res = admin.post("/api/v1/accounts", json={"username": unique("n"), "role": "admin",
+                                               "password": "a-long-password",
+                                               "display_name": "名" * 201})
+    assert res.status_code == 422 and res.get_json()["error"]["field"] == "display_name"
 
 
 # ---- 4. zip bombs are refused before memory or disk fill up ----
