@@ -6,8 +6,11 @@ Gi_Bin: +3/+2/+1 a hot spot at 99/95/90 % confidence, -1..-3 a cold spot, 0 not 
 p-values. With inference="permutation" (default) p is esda's pseudo p-value from conditional
 permutations made two-sided: esda reports the tail the observed statistic lies in (its
 "directed" p_sim), so p = min(1, 2 * p_sim), the counterpart of ArcGIS's two-sided confidence
-levels. inference="normal" uses the normal approximation of Gi*'s z instead (p = 2 * esda's
-p_norm), which is what ArcGIS does.
+levels. inference="analytic" (alias "normal") uses the normal approximation of Gi*'s z instead,
+which is what ArcGIS's Hot Spot Analysis does: z is computed here with one sparse matrix product
+(`gi_star_z`, equal to esda's G_Local(star=True).Zs) and p = 2 * (1 - Phi(|z|)); with cached
+weights this takes a few milliseconds for 10,000 grids where 9,999 permutations take seconds,
+so it suits a page, with permutations as a refinement computed in the background.
 
 False Discovery Rate: with fdr=True, a unit is significant at level alpha when its p is below
 esda.fdr(p of all tested units, alpha), the Benjamini-Hochberg cut-off, computed per level.
@@ -24,7 +27,9 @@ their nearest unit instead.
 """
 from __future__ import annotations
 
+import hashlib
 import warnings
+from collections.abc import Hashable
 from itertools import pairwise
 from typing import NamedTuple
 
@@ -33,17 +38,20 @@ import geopandas as gpd
 import libpysal
 import numpy as np
 import pandas as pd
+import scipy
+import scipy.sparse as sp
 from branca.utilities import color_brewer
+from scipy.special import ndtr
 
 from gis.analysis.classes import NO_DATA_COLOUR
-from gis.analysis.weights import spatial_weights
+from gis.analysis.weights import spatial_weights, weights_matrix
 from gis.errors import InputError, UnprocessableError
 
 ALPHAS = (0.10, 0.05, 0.01)
 MIN_INCIDENTS = 30
 PERMUTATIONS = 9999
 SEED = 12345
-INFERENCES = ("permutation", "normal")
+INFERENCES = ("permutation", "analytic", "normal")  # "normal": former name of "analytic"
 
 NOT_TESTED = {
     "island": ("未检验：无相邻单元", "Not tested: no neighbours"),
@@ -56,6 +64,11 @@ MORAN_CLUSTERS = {  # esda's quadrant q -> code, zh, en, colour
     4: ("HL", "高-低异常", "High-Low outlier", "#fdae61"),
 }
 NOT_SIGNIFICANT = ("不显著", "Not significant")
+INFERENCE_NAMES = {  # what the page says was used; "{:,}" is the number of permutations
+    "analytic": ("解析正态近似（同 ArcGIS 热点分析）",
+                 "analytic normal approximation (as ArcGIS Hot Spot Analysis)"),
+    "permutation": ("{:,} 次条件随机置换", "{:,} conditional permutations"),
+}
 WEIGHT_NAMES = {"queen": ("共边或共点邻接", "queen contiguity"),
                 "rook": ("共边邻接", "rook contiguity"),
                 "distance": ("距离阈值", "distance band"),
@@ -178,11 +191,25 @@ def _check_enough(y: np.ndarray, incidents, min_incidents: int, what_zh: str, wh
 
 
 def _prepare(units, value_column, incidents, min_incidents, weights, distance_m, k, islands,
-             what_zh, what_en):
+             what_zh, what_en, weights_key=None, matrix_only=False):
+    """Values, the mask of units with a value, weights between those units (a libpysal W, or
+    the cached SpatialWeights when matrix_only), their description, the mask of tested units
+    among them and the number of incidents shown."""
     y = _values(units, value_column)
     shown = _check_enough(y, incidents, min_incidents, what_zh, what_en)
     valid = np.isfinite(y)
-    w, info = spatial_weights(units[valid], weights, distance_m=distance_m, k=k, islands=islands)
+    subset = units if valid.all() else units[valid]
+    key = None
+    if weights_key is not None:  # the units with a value are part of what the weights are of
+        key = (weights_key, "all" if valid.all()
+               else hashlib.blake2b(np.packbits(valid).tobytes(), digest_size=16).hexdigest())
+    if matrix_only:
+        w = weights_matrix(subset, weights, distance_m=distance_m, k=k, islands=islands,
+                           cache_key=key)
+        info = {**w.info, "island_rows": list(w.info["island_rows"])}
+    else:
+        w, info = spatial_weights(subset, weights, distance_m=distance_m, k=k, islands=islands,
+                                  cache_key=key)
     tested = np.ones(int(valid.sum()), dtype=bool)
     tested[info["island_rows"]] = False
     info["island_rows"] = np.flatnonzero(valid)[~tested].tolist()  # positions in `units`
@@ -207,6 +234,40 @@ def _run(stat, *args, seed, **kwargs):
             return stat(*args, seed=seed, n_jobs=1, keep_simulations=False, **kwargs)
     finally:
         np.random.set_state(state)
+
+
+def gi_star_z(values, matrix) -> np.ndarray:
+    """Getis-Ord Gi* z-scores with binary weights including each unit itself (analytic).
+
+    z_i = (sum_j w_ij x_j - mean(x) sum_j w_ij) / (s sqrt((n sum_j w_ij^2 - (sum_j w_ij)^2)
+    / (n - 1))), j over the unit and its neighbours, s the standard deviation of x with divisor
+    n: the z of ArcGIS's Hot Spot Analysis and esda's G_Local(star=True, transform="B").Zs.
+    A unit whose neighbourhood is every unit has z 0 (its Gi* is always its expectation).
+
+    Parameters
+    ----------
+    values : array-like of float
+        x, one value per unit (no NaN).
+    matrix : scipy.sparse matrix or array
+        n x n binary contiguity without self-neighbours (the diagonal is ignored), e.g.
+        SpatialWeights.matrix.
+
+    Returns
+    -------
+    numpy.ndarray
+        z per unit.
+    """
+    x = np.asarray(values, dtype=float)
+    n = len(x)
+    m = matrix if isinstance(matrix, sp.csr_array) else sp.csr_array(matrix)
+    diagonal = m.diagonal()
+    lag = m @ x - diagonal * x + x                        # sum over the unit and its neighbours
+    card = np.diff(m.indptr) - (diagonal != 0) + 1.0      # sum_j w_ij = sum_j w_ij^2 (binary)
+    s = x.std()
+    spread = s * np.sqrt(np.maximum(card * (n - card), 0.0) / (n - 1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = (lag - x.mean() * card) / spread
+    return np.where(spread > 0, z, 0.0)
 
 
 def _cutoffs(p: np.ndarray, levels, fdr: bool) -> list[float]:
@@ -247,7 +308,8 @@ def _selection_summary(frame, valid, tested_all, seed, shown, min_incidents) -> 
             "no_data": int((~valid).sum()),
             "incidents": shown,
             "min_incidents": int(min_incidents),
-            "software": {"esda": esda.__version__, "libpysal": libpysal.__version__}}
+            "software": {"esda": esda.__version__, "libpysal": libpysal.__version__,
+                         "scipy": scipy.__version__}}
 
 
 def gi_star(units: gpd.GeoDataFrame, value_column: str, *, weights: str = "queen",
@@ -255,14 +317,17 @@ def gi_star(units: gpd.GeoDataFrame, value_column: str, *, weights: str = "queen
             permutations: int = PERMUTATIONS, seed: int | None = SEED, alpha=ALPHAS,
             fdr: bool = True,
             inference: str = "permutation", min_incidents: int = MIN_INCIDENTS,
-            incidents: float | None = None) -> LocalResult:
+            incidents: float | None = None,
+            weights_key: Hashable | None = None) -> LocalResult:
     """Getis-Ord Gi* hot and cold spots of `value_column` over the units (polygons, EPSG:4326).
 
     Binary weights, with each unit in its own neighbourhood (Gi*). p-values are two-sided: from
-    conditional permutations (p = min(1, 2 * p_sim)) or from the normal approximation of z
-    (p = 2 * p_norm); see the module docstring. Each tested unit gets a bin like ArcGIS's Gi_Bin:
-    +i (hot) or -i (cold) for the number of levels of `alpha` it is significant at, 0 when not
-    significant. Units without a value and islands are not tested (z and p NaN, bin 0).
+    conditional permutations (p = min(1, 2 * p_sim)) or from the analytic normal approximation
+    of z (p = 2 * (1 - Phi(|z|)), as ArcGIS's Hot Spot Analysis); see the module docstring. Each
+    tested unit gets a bin like ArcGIS's Gi_Bin: +i (hot) or -i (cold) for the number of levels
+    of `alpha` it is significant at, 0 when not significant. Units without a value and islands
+    are not tested (z and p NaN, bin 0). The weights are built once per set of units and cached
+    (gis.analysis.weights.weights_matrix).
 
     Parameters
     ----------
@@ -283,7 +348,7 @@ def gi_star(units: gpd.GeoDataFrame, value_column: str, *, weights: str = "queen
         Units without neighbours: "exclude" (not tested) or "nearest" (linked to the nearest).
     permutations : int, default PERMUTATIONS (9,999)
         Conditional permutations, 0 to 99,999; at least 99 with inference "permutation" (unused
-        with "normal").
+        with "analytic").
     seed : int or None, default SEED
         Seed of the permutations (None: not reproducible); the caller's numpy random state is
         left as it was.
@@ -292,12 +357,18 @@ def gi_star(units: gpd.GeoDataFrame, value_column: str, *, weights: str = "queen
     fdr : bool, default True
         Use the Benjamini-Hochberg False Discovery Rate cut-off (esda.fdr) at each level.
     inference : str, default "permutation"
-        "permutation" (pseudo p-values) or "normal" (normal approximation of z).
+        "permutation" (pseudo p-values, esda) or "analytic" (normal approximation of z, one
+        sparse matrix product; "normal" is the same).
     min_incidents : int, default MIN_INCIDENTS (30)
         Fewest incidents in the selection to run the analysis.
     incidents : float, optional
         Number of incidents in the selection, default the sum of `value_column` (pass it when the
         column is a rate).
+    weights_key : hashable, optional
+        Identifies the units' geometries and order, e.g. (generation_id, "grid", scope
+        description), so that the weights are not rebuilt nor the geometries fingerprinted on
+        the next analysis of the same units (the rows with a value are added to the key here).
+        It must change whenever the geometries do. Default: a fingerprint of the coordinates.
 
     Returns
     -------
@@ -305,10 +376,12 @@ def gi_star(units: gpd.GeoDataFrame, value_column: str, *, weights: str = "queen
         table: same index as `units`, columns z (Gi* z-score), p (two-sided p-value), bin (-3..3),
         label_zh, label_en, colour (hex) and status ("tested", "island" or "no_data").
         method: statistic, value_column, weights (the description of `spatial_weights`, with
-        island_rows as positions in `units`), transform, inference, permutations, alpha, fdr,
+        island_rows as positions in `units`), transform, inference ("permutation" or
+        "analytic"), inference_zh and inference_en (what the page shows, e.g. "9,999 次条件随机置换"
+        / "9,999 conditional permutations"), permutations (0 when analytic), alpha, fdr,
         p_cutoffs (one per level), seed, units, tested, islands, no_data, incidents,
-        min_incidents, software (esda and libpysal versions), counts (tested units per bin),
-        description_en and description_zh.
+        min_incidents, software (esda, libpysal and scipy versions), counts (tested units per
+        bin), description_en and description_zh.
 
     Raises
     ------
@@ -321,51 +394,70 @@ def gi_star(units: gpd.GeoDataFrame, value_column: str, *, weights: str = "queen
     """
     levels = _check_alpha(alpha)
     permutations = _check_permutations(permutations, inference)
+    analytic = inference != "permutation"
+    inference = "analytic" if analytic else "permutation"
     y, valid, w, info, tested, shown = _prepare(units, value_column, incidents, min_incidents,
                                                 weights, distance_m, k, islands, "热点分析",
-                                                "hot-spot analysis")
-    g = _run(esda.G_Local, y[valid], w, transform="B", star=True,
-             permutations=permutations if inference == "permutation" else 0, seed=seed)
-    z = np.asarray(g.Zs, dtype=float)
-    if inference == "permutation":
-        p = np.minimum(1.0, 2.0 * np.asarray(g.p_sim, dtype=float))
+                                                "hot-spot analysis", weights_key=weights_key,
+                                                matrix_only=analytic)
+    if analytic:
+        z = gi_star_z(y[valid], w.matrix)
+        p = 2.0 * ndtr(-np.abs(z))
     else:
-        p = 2.0 * np.asarray(g.p_norm, dtype=float)
+        g = _run(esda.G_Local, y[valid], w, transform="B", star=True,
+                 permutations=permutations, seed=seed)
+        z = np.asarray(g.Zs, dtype=float)
+        p = np.minimum(1.0, 2.0 * np.asarray(g.p_sim, dtype=float))
     cutoffs = _cutoffs(p[tested], levels, fdr)
     level = sum(_significant(p, c, fdr).astype(int) for c in cutoffs)
     bins = np.where(tested, np.sign(np.nan_to_num(z)).astype(int) * level, 0)
 
     n = len(units)
-    frame = pd.DataFrame({"z": np.nan, "p": np.nan, "bin": 0}, index=units.index)
     tested_all = np.zeros(n, dtype=bool)
     tested_all[np.flatnonzero(valid)[tested]] = True
-    frame.loc[tested_all, "z"] = z[tested]
-    frame.loc[tested_all, "p"] = p[tested]
-    frame.loc[valid, "bin"] = bins
-    legend = {row["bin"]: row for row in gi_bin_legend(levels)[: 2 * len(levels) + 1]}
-    frame["label_zh"] = [legend[b]["label_zh"] for b in frame["bin"]]
-    frame["label_en"] = [legend[b]["label_en"] for b in frame["bin"]]
-    frame["colour"] = [legend[b]["colour"] for b in frame["bin"]]
+    z_all = np.full(n, np.nan)
+    p_all = np.full(n, np.nan)
+    bin_all = np.zeros(n, dtype=int)
+    z_all[tested_all] = z[tested]
+    p_all[tested_all] = p[tested]
+    bin_all[valid] = bins
+    legend = gi_bin_legend(levels)[: 2 * len(levels) + 1]       # bins len(levels) .. -len(levels)
+    at = len(levels) - bin_all
+    frame = pd.DataFrame({
+        "z": z_all, "p": p_all, "bin": bin_all,
+        "label_zh": np.array([r["label_zh"] for r in legend], dtype=object)[at],
+        "label_en": np.array([r["label_en"] for r in legend], dtype=object)[at],
+        "colour": np.array([r["colour"] for r in legend], dtype=object)[at]}, index=units.index)
     _status_columns(frame, valid, tested_all)
 
     conf = "/".join(_percent(a) for a in reversed(levels))
     kind_zh, kind_en = WEIGHT_NAMES[info["kind"]]
-    p_text_en = (f"two-sided pseudo p-values from {permutations:,} conditional permutations"
-                 if inference == "permutation" else "two-sided p-values of the normal z-score")
-    p_text_zh = (f"{permutations} 次条件置换的双侧伪 p 值" if inference == "permutation"
-                 else "正态近似 z 值的双侧 p 值")
+    if analytic:
+        inference_zh, inference_en = INFERENCE_NAMES["analytic"]
+        p_text_en = ("two-sided p-values of the z-score from the analytic normal approximation "
+                     "(as ArcGIS Hot Spot Analysis)")
+        p_text_zh = "按解析正态近似（同 ArcGIS 热点分析）计算 z 值的双侧 p 值"
+    else:
+        zh, en = INFERENCE_NAMES["permutation"]
+        inference_zh, inference_en = zh.format(permutations), en.format(permutations)
+        p_text_en = f"two-sided pseudo p-values from {permutations:,} conditional permutations"
+        p_text_zh = f"{permutations:,} 次条件随机置换的双侧伪 p 值"
+    counts = np.bincount(bin_all[tested_all] + len(levels), minlength=2 * len(levels) + 1)
     method = {
         "statistic": "Getis-Ord Gi*",
         "value_column": value_column,
         "weights": info,
         "transform": "binary",
         "inference": inference,
-        "permutations": permutations if inference == "permutation" else 0,
+        "inference_zh": inference_zh,
+        "inference_en": inference_en,
+        "permutations": 0 if analytic else permutations,
         "alpha": list(levels),
         "fdr": bool(fdr),
         "p_cutoffs": cutoffs,
-        **_selection_summary(frame, valid, tested_all, seed, shown, min_incidents),
-        "counts": {int(b): int((frame["bin"][tested_all] == b).sum())
+        **_selection_summary(frame, valid, tested_all, None if analytic else seed, shown,
+                             min_incidents),
+        "counts": {b: int(counts[b + len(levels)])
                    for b in range(-len(levels), len(levels) + 1)},
         "description_en": (f"Getis-Ord Gi* of {value_column} with {kind_en} weights; "
                            f"{p_text_en}; hot and cold spots at {conf} confidence"
@@ -381,7 +473,8 @@ def local_moran(units: gpd.GeoDataFrame, value_column: str, *, weights: str = "q
                 distance_m: float | None = None, k: int = 8, islands: str = "exclude",
                 permutations: int = PERMUTATIONS, seed: int | None = SEED, alpha: float = 0.05,
                 fdr: bool = True, min_incidents: int = MIN_INCIDENTS,
-                incidents: float | None = None) -> LocalResult:
+                incidents: float | None = None,
+                weights_key: Hashable | None = None) -> LocalResult:
     """Local Moran's I clusters (HH, LL) and outliers (HL, LH) of `value_column` over the units.
 
     Row-standardised weights, two-sided pseudo p-values from conditional permutations
@@ -416,6 +509,8 @@ def local_moran(units: gpd.GeoDataFrame, value_column: str, *, weights: str = "q
         Fewest incidents in the selection to run the analysis.
     incidents : float, optional
         Number of incidents in the selection, default the sum of `value_column`.
+    weights_key : hashable, optional
+        Identifies the units' geometries, as in `gi_star`.
 
     Returns
     -------
@@ -439,7 +534,7 @@ def local_moran(units: gpd.GeoDataFrame, value_column: str, *, weights: str = "q
     permutations = _check_permutations(permutations, "permutation")
     y, valid, w, info, tested, shown = _prepare(units, value_column, incidents, min_incidents,
                                                 weights, distance_m, k, islands, "聚类分析",
-                                                "cluster analysis")
+                                                "cluster analysis", weights_key=weights_key)
     m = _run(esda.Moran_Local, y[valid], w, transformation="r", permutations=permutations,
              seed=seed)
     p = np.minimum(1.0, 2.0 * np.asarray(m.p_sim, dtype=float))
