@@ -1,38 +1,32 @@
 #!/usr/bin/env python
-"""Benchmark of point-in-grid assignment, HTTP lookups and bulk incident import.
+"""gridgis benchmarks. Prints Markdown tables and writes them to bench-results/ (git-ignored).
 
-Prints a Markdown table and writes it to bench-results/bench-<date>.md (git-ignored).
+The scale benchmark (default; issue 13, "Targets"), every row with its size, target and margin:
 
-  python scripts/bench.py            # full run: 10k and 100k synthetic grids + Anda, 1M points,
-                                     # 2,000 HTTP lookups, 100,000 incidents (a few minutes)
-  python scripts/bench.py --quick    # smoke run: 1k grids, 100k points, 200 lookups, 15 s soak
+  python scripts/bench.py --quick              # 1k grids, 100k incidents, 20 s soak (minutes)
+  python scripts/bench.py --sizes 10000 --keep-db   # one size; the loaded database is kept
+  python scripts/bench.py                      # 1k, 10k and 100k grids, 1M incidents each
 
-Measures
-1. bulk assignment: gis.geo.assign.GridIndex (build, assign, both) against
-   geopandas.sjoin(points, grids, predicate="within") on the same points, and their agreement;
-2. single lookups: GET /api/v1/locate on the real app served by waitress (subprocess) over a
-   throwaway PostGIS database holding the demo boundaries; PostGIS-only gis.store.boundaries.locate
-   and in-process GridIndex.assign_one for comparison;
-3. bulk import: gis.incidents.import_incidents of a generated CSV (read, validate, assign, COPY);
-4. soak: concurrent clients with API tokens post incidents (some repeated), locate points and
-   read features and the hotspot map for a few minutes on loopback; throughput, latency
-   percentiles, errors, and whether the incidents stored equal the posts answered 201;
-5. the officials' hotspot page over HTTP with 50,000 incidents (target < 2 s), and one planner
-   edit plus its live check in a village of 50 grids (target < 300 ms).
+For each size a synthetic city of scripts/make_scale_data.py (files cached in .gridgis/scale/)
+is loaded through the ordinary `gridgis` imports into a throwaway database on the server the
+tests use (embedded cluster or GRIDGIS_DATABASE_URL), dropped at the end unless --keep-db
+(then reused by the next run with the same size, incidents and --data-seed; stored analysis
+results are emptied before the cold measures and the soak's incidents deleted afterwards).
+Measured (scripts/bench_scale.py): every page's first HTML (server time, bytes), the map drawn
+in headless Chromium, vector tiles over a pan/zoom sequence at zooms 8-16, /api/v1/figures and
+any /api/v1/analysis/ endpoint, the incidents import, GridIndex against geopandas.sjoin, a soak
+of officials reading while a client posts, a scaling table; then every page of the Anda demo
+(< 1 s). Exit status 0 even when targets are missed: the tables say so and by how much.
 
-The throwaway database is created on the server tests use (embedded cluster or
-GRIDGIS_DATABASE_URL) and dropped at the end. Exit status is 0 even when a target is missed;
-the table says so. Random data come from a fixed seed (--seed).
+The earlier benchmark (--legacy): GridIndex vs sjoin on Voronoi sets, single lookups, the
+incidents import, the soak and the coverage and hotspot pages on the Anda demo, a planner edit.
 """
 from __future__ import annotations
 
 import argparse
 import gc
 import os
-import platform
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,17 +34,26 @@ import traceback
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import geopandas as gpd
 import pandas as pd
 import shapely
+from bench_common import (
+    bench_token,
+    machine,
+    measure_bulk,
+    start_server,
+    stop_server,
+    timed,
+    vertex_summary,
+)
 
 from gis.geo.assign import GridIndex
 
@@ -89,12 +92,6 @@ def ms(seconds):
     return f"{seconds * 1000:.2f} ms"
 
 
-def timed(fn, *args, **kw):
-    t = time.perf_counter()
-    out = fn(*args, **kw)
-    return out, time.perf_counter() - t
-
-
 # ---- data ----
 
 def synthetic_grids(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -131,12 +128,6 @@ def demo_grids() -> tuple[np.ndarray, np.ndarray]:
     return frame.geometry.to_numpy(), frame["code"].astype(str).to_numpy()
 
 
-def vertex_summary(geoms) -> str:
-    nv = shapely.get_num_coordinates(geoms) - shapely.get_num_geometries(geoms)
-    p = np.percentile(nv, [1, 50, 99])
-    return f"{len(geoms):,} polygons, vertices p1/p50/p99 {p[0]:.0f}/{p[1]:.0f}/{p[2]:.0f}"
-
-
 # ---- 1. bulk assignment ----
 
 def bench_bulk(label: str, geoms, codes, n_points: int, repeats: int,
@@ -145,102 +136,30 @@ def bench_bulk(label: str, geoms, codes, n_points: int, repeats: int,
     x0, y0, x1, y1 = shapely.total_bounds(geoms)
     x = rng.uniform(x0, x1, n_points)
     y = rng.uniform(y0, y1, n_points)
-    points, t_points = timed(lambda: gpd.GeoDataFrame(
-        geometry=gpd.points_from_xy(x, y), crs="EPSG:4326"))
-
-    builds, assigns, joins = [], [], []
-    ours = theirs = None
-    dup_rows = 0
-    for _ in range(repeats):
-        gc.collect()
-        index, t_build = timed(GridIndex, geoms, codes)
-        ours, t_assign = timed(index.assign, x, y)
-        builds.append(t_build)
-        assigns.append(t_assign)
-        del index
-        gc.collect()
-        # a fresh frame each time so sjoin pays for its own STRtree, as GridIndex does
-        grids = gpd.GeoDataFrame({"code": codes}, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"))
-        joined, t_join = timed(gpd.sjoin, points, grids, predicate="within")
-        joins.append(t_join)
-        theirs = np.full(n_points, -1, dtype=np.int64)
-        left = joined.index.to_numpy()
-        dup_rows = len(left) - len(np.unique(left))
-        theirs[left[::-1]] = joined["index_right"].to_numpy()[::-1]   # first match wins
-        del grids, joined
-
-    b, a, j = (statistics.median(v) for v in (builds, assigns, joins))
+    r = measure_bulk(geoms, codes, x, y, repeats)
+    b, a, j = r["build"], r["assign"], r["join"]
     spread = lambda v: f"median of {len(v)}, range {min(v):.2f}-{max(v):.2f} s" \
         if len(v) > 1 else "1 run"
     n = f"{n_points / 1e6:g}M pts" if n_points >= 1e6 else f"{n_points / 1e3:g}k pts"
     set_ = f"{label}, {n}"
-    add("GridIndex build", set_, f"{b:.2f} s", notes=spread(builds))
-    add("GridIndex assign", set_, rate(n_points, a), notes=f"{a:.2f} s; {spread(assigns)}")
+    add("GridIndex build", set_, f"{b:.2f} s", notes=spread(r["builds"]))
+    add("GridIndex assign", set_, rate(n_points, a), notes=f"{a:.2f} s; {spread(r['assigns'])}")
     add("GridIndex build + assign", set_, rate(n_points, b + a), notes=f"{b + a:.2f} s")
     add("geopandas.sjoin within", set_, rate(n_points, j),
-        notes=f"{j:.2f} s incl. its STRtree, excl. {t_points:.2f} s to build the points "
-              f"GeoDataFrame; {spread(joins)}")
+        notes=f"{j:.2f} s incl. its STRtree, excl. {r['points']:.2f} s to build the points "
+              f"GeoDataFrame; {spread(r['joins'])}")
     is_target = label == target_set
     add("speed GridIndex assign ÷ sjoin", set_, f"{j / a:.2f}×",
         "≥ 1.00×" if is_target else "", (j / a >= 1.0) if is_target else None)
     add("speed GridIndex build+assign ÷ sjoin", set_, f"{j / (b + a):.2f}×",
         "≥ 1.00×" if is_target else "", (j / (b + a) >= 1.0) if is_target else None)
-    same = ours == theirs
-    add("agreement GridIndex = sjoin", set_, f"{same.mean() * 100:.4f} %", "100 %",
-        bool(same.all()),
-        notes=f"{(~same).sum()} differ; uncovered {(ours < 0).mean() * 100:.2f} %"
-              + (f"; {dup_rows} points matched 2+ grids in sjoin" if dup_rows else ""))
+    add("agreement GridIndex = sjoin", set_, f"{r['agree'] * 100:.4f} %", "100 %",
+        r["differ"] == 0,
+        notes=f"{r['differ']} differ; uncovered {r['uncovered'] * 100:.2f} %"
+              + (f"; {r['dup_rows']} points matched 2+ grids in sjoin" if r["dup_rows"] else ""))
 
 
 # ---- database ----
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-SERVER = """
-import sys
-sys.path.insert(0, {root!r})
-from waitress import serve
-from web import create_app
-serve(create_app({{"DATABASE_URL": {url!r}}}), host="127.0.0.1", port={port}, threads=4,
-      _quiet=True)
-"""
-
-
-def start_server(url: str, threads: int = 4) -> tuple[subprocess.Popen, str]:
-    import requests
-    port = free_port()
-    # the benchmark measures the server, not the per-account rate limit
-    env = {**os.environ, "GRIDGIS_RATE_LIMIT": "1000000 per minute"}
-    code = SERVER.format(root=str(ROOT), url=url, port=port).replace("threads=4",
-                                                                     f"threads={threads}")
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stderr.read().decode(errors='replace')}")
-        try:
-            requests.get(f"{base}/health", timeout=2)
-            return proc, base
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    raise RuntimeError("server did not answer within 60 s")
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
 
 def latency_row(measure, set_, samples, target_ms=None, notes=""):
     s = np.asarray(samples)
@@ -312,15 +231,6 @@ def bench_lookups(url: str, n: int, rng: np.random.Generator) -> None:
         if i >= warm:
             samples.append(time.perf_counter() - t)
     latency_row("GridIndex.assign_one (in process)", set_, samples, notes="for comparison")
-
-
-def bench_token(url: str, username: str, role: str = "admin", units=()) -> str:
-    """A fresh account and API token in the benchmark database."""
-    from gis.store import accounts, db
-    with db.engine(url).begin() as conn:
-        account = accounts.create(conn, username, role, password=None,
-                                  units=accounts.resolve_units(conn, list(units)))
-        return accounts.create_token(conn, account["id"], "bench")[1]
 
 
 def write_incident_csv(path: Path, n: int, rng: np.random.Generator,
@@ -608,46 +518,12 @@ def run_step(fn, *args):
         add(f"{fn.__name__} FAILED", "", type(exc).__name__, ok=False, notes=str(exc)[:200])
 
 
-# ---- machine ----
 
-def machine(db_info: dict) -> list[str]:
-    cpu = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    except (ValueError, OSError):
-        mem = float("nan")
-    nproc = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-
-    def version(dist):
-        try:
-            return metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            return "-"
-    libs = [f"shapely {shapely.__version__} (GEOS {shapely.geos_version_string})",
-            f"geopandas {gpd.__version__}", f"numpy {np.__version__}", f"pandas {pd.__version__}",
-            f"pyogrio {version('pyogrio')}", f"psycopg {version('psycopg')}",
-            f"SQLAlchemy {version('sqlalchemy')}", f"waitress {version('waitress')}",
-            f"Flask {version('flask')}"]
-    lines = [(f"- machine: {nproc} CPUs (nproc), {cpu}, {mem:.0f} GiB RAM, "
-              f"{platform.platform()}, Python {platform.python_version()}"),
-             f"- libraries: {', '.join(libs)}"]
-    if db_info:
-        lines.append(f"- database: PostgreSQL {db_info.get('PostgreSQL')}, "
-                     f"PostGIS {db_info.get('PostGIS')}")
-    return lines
-
-
-def render(args, started: datetime, elapsed: float, db_info: dict) -> str:
+def render_legacy(args, started: datetime, elapsed: float, db_info: dict, loadavg) -> str:
     head = ["measure", "set", "value", "target", "ok", "notes"]
-    out = [f"# gridgis benchmark {started:%Y-%m-%d %H:%M}" + (" (quick)" if args.quick else ""),
-           "", *machine(db_info),
+    out = [f"# gridgis benchmark (legacy) {started:%Y-%m-%d %H:%M}"
+           + (" (quick)" if args.quick else ""),
+           "", *machine(db_info, loadavg),
            (f"- run: seed {args.seed}, {args.repeats} repeat(s) per bulk measure (median), "
             f"{args.points:,} points per set, total {elapsed:.0f} s"),
            "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -660,26 +536,7 @@ def render(args, started: datetime, elapsed: float, db_info: dict) -> str:
     return "\n".join(out) + "\n"
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true",
-                   help="smoke run: 1k grids, 100k points, 200 lookups, 10k incidents, 1 repeat")
-    p.add_argument("--grids", type=int, nargs="+", default=None,
-                   help="synthetic grid set sizes (default 10000 100000; quick 1000)")
-    p.add_argument("--points", type=int, default=None, help="points per set (default 1M)")
-    p.add_argument("--lookups", type=int, default=None, help="HTTP/SQL lookups (default 2000)")
-    p.add_argument("--incidents", type=int, default=None,
-                   help="rows in the import benchmark (default 100000)")
-    p.add_argument("--repeats", type=int, default=None, help="runs per bulk measure (default 3)")
-    p.add_argument("--soak-seconds", type=float, default=None,
-                   help="length of the concurrent soak run (default 180; quick 15; 0 skips)")
-    p.add_argument("--soak-clients", type=int, default=6, help="concurrent soak clients")
-    p.add_argument("--seed", type=int, default=20251123)
-    p.add_argument("--no-db", action="store_true", help="skip the database parts (2 and 3)")
-    p.add_argument("--out", type=Path, default=None, help="output file (default "
-                   "bench-results/bench-<date>[-quick].md)")
-    args = p.parse_args(argv)
+def main_legacy(args, started, loadavg) -> str:
     full = not args.quick
     args.grids = args.grids or ([10_000, 100_000] if full else [1_000])
     args.points = args.points or (1_000_000 if full else 100_000)
@@ -689,8 +546,6 @@ def main(argv=None) -> int:
     args.repeats = args.repeats or (3 if full else 1)
     if args.soak_seconds is None:
         args.soak_seconds = 180 if full else 15
-
-    started = datetime.now()
     t0 = time.perf_counter()
     rng = np.random.default_rng(args.seed)
     target_set = "synthetic 10,000" if 10_000 in args.grids else None
@@ -718,10 +573,141 @@ def main(argv=None) -> int:
             traceback.print_exc()
             add("database benchmarks FAILED", "", type(exc).__name__, ok=False,
                 notes=str(exc)[:200])
+    return render_legacy(args, started, time.perf_counter() - t0, db_info, loadavg)
 
-    report = render(args, started, time.perf_counter() - t0, db_info)
+
+# ---- the scale benchmark ----
+
+def main_scale(args, started, loadavg) -> str:
+    import bench_scale as bs
+    from sqlalchemy import text
+
+    from gis.store import scratch
+    full = not args.quick
+    sizes = args.sizes or ([1_000, 10_000, 100_000] if full else [1_000])
+    incidents = args.incidents or (1_000_000 if full else 100_000)
+    opts = bs.Options(
+        warm=args.warm or (3 if full else 2),
+        tile_views=args.tile_views or (3 if full else 1),
+        browser_timeout=args.browser_timeout or (60 if full else 30),
+        repeats=args.repeats or (3 if full else 1),
+        soak_seconds=args.soak_seconds if args.soak_seconds is not None else
+        (180 if full else 20),
+        soak_officials=args.soak_officials, post_rate=args.post_rate, seed=args.seed,
+        browser=not args.no_browser)
+    tables, metrics = bs.Tables(), bs.Metrics()
+    failures: list[str] = []
+    run = bs.new_run_id()
+    t0 = time.perf_counter()
+
+    def step(fn, *a):
+        try:
+            return fn(*a)
+        except Exception as exc:  # noqa: BLE001 - keep going; the report lists the failure
+            traceback.print_exc()
+            failures.append(f"{fn.__name__}: {type(exc).__name__}: {str(exc)[:300]}")
+            return None
+
+    admin = scratch.admin_engine()
+    db_info = {}
+    try:
+        with admin.connect() as c:
+            db_info["PostgreSQL"] = c.execute(text("SHOW server_version")).scalar_one()
+        for n in sizes:
+            city = step(bs.prepare_city, admin, n, incidents, args.data_seed, args.keep_db, run)
+            if city is None:
+                continue
+            try:
+                from gis.store import db
+                with db.engine(city.url).connect() as c:
+                    db_info["PostGIS"] = c.execute(text("SELECT postgis_lib_version()")
+                                                   ).scalar_one()
+                bs.run_city(city, opts, tables, metrics, run, step)
+            finally:
+                step(bs.release, admin, city)
+            gc.collect()
+        if not args.no_demo:
+            demo = step(bs.prepare_demo, admin, args.keep_db, run)
+            if demo is not None:
+                try:
+                    bs.run_demo(demo, opts, tables, run, step)
+                finally:
+                    step(bs.release, admin, demo)
+    finally:
+        admin.dispose()
+
+    elapsed = time.perf_counter() - t0
+    title = f"# gridgis scale benchmark {started:%Y-%m-%d %H:%M}" + (" (quick)" if args.quick
+                                                                      else "")
+    out = [title, "", *machine(db_info, loadavg),
+           (f"- run: sizes {', '.join(f'{n:,}' for n in sizes)} grids, {incidents:,} incidents "
+           f"(make_scale_data seed {args.data_seed}), bench seed {args.seed}; {opts.warm} warm "
+           f"request(s) per page, {opts.tile_views} view(s) per zoom, {opts.repeats} "
+           f"assignment repeat(s), soak {opts.soak_seconds:g} s with {opts.soak_officials} "
+           f"officials and {opts.post_rate:g} posts/s; total {elapsed / 60:.1f} min"), ""]
+    every = [*tables.all(), bs.scaling_table(metrics)]
+    for t in every:
+        if t.rows:
+            out.append(t.markdown())
+    missed = sum(t.missed() for t in every)
+    out.append(f"Targets missed: {missed} row(s)." + ("" if not failures else
+               f" Steps that failed ({len(failures)}): " + "; ".join(failures)))
+    return "\n".join(out) + "\n"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=__doc__.split("\n\n", 1)[1])
+    p.add_argument("--quick", action="store_true",
+                   help="smoke run: 1k grids, 100k incidents, 20 s soak, 1 repeat (a few "
+                        "minutes); with --legacy its old quick run")
+    p.add_argument("--sizes", type=lambda v: [int(x) for x in v.split(",")], default=None,
+                   help="grid counts, e.g. 1000,10000,100000 (the default; quick 1000)")
+    p.add_argument("--incidents", type=int, default=None,
+                   help="incidents per city (default 1,000,000; quick 100,000; legacy: rows in "
+                        "its import benchmark, default 100,000)")
+    p.add_argument("--keep-db", action="store_true",
+                   help="keep each loaded database (gridgis_scale_g<grids>_i<incidents>_s<seed>) "
+                        "and reuse it in later runs instead of loading again")
+    p.add_argument("--soak-seconds", type=float, default=None,
+                   help="length of the soak (default 180; quick 20; legacy quick 15; 0 skips)")
+    p.add_argument("--soak-officials", type=int, default=20, help="concurrent officials")
+    p.add_argument("--post-rate", type=float, default=5.0,
+                   help="incidents per second the client posts during the soak")
+    p.add_argument("--warm", type=int, default=None, help="repeats per page after the cold "
+                   "request (default 3; quick 2)")
+    p.add_argument("--tile-views", type=int, default=None,
+                   help="viewports per zoom in the tile sequence (default 3; quick 1)")
+    p.add_argument("--browser-timeout", type=float, default=None,
+                   help="seconds a page may take in Chromium (default 60; quick 30)")
+    p.add_argument("--no-browser", action="store_true", help="skip the Chromium measures")
+    p.add_argument("--no-demo", action="store_true", help="skip the Anda demo pages")
+    p.add_argument("--repeats", type=int, default=None,
+                   help="runs per assignment measure (default 3; quick 1)")
+    p.add_argument("--data-seed", type=int, default=20261202,
+                   help="seed of the synthetic cities (make_scale_data's default)")
+    p.add_argument("--seed", type=int, default=20251123, help="seed of the benchmark itself")
+    p.add_argument("--out", type=Path, default=None, help="output file (default "
+                   "bench-results/bench-<date>[-quick].md; legacy bench-legacy-...)")
+    legacy = p.add_argument_group("legacy benchmark (--legacy)")
+    legacy.add_argument("--legacy", action="store_true", help="run the earlier benchmark")
+    legacy.add_argument("--grids", type=int, nargs="+", default=None,
+                        help="synthetic grid set sizes (default 10000 100000; quick 1000)")
+    legacy.add_argument("--points", type=int, default=None, help="points per set (default 1M)")
+    legacy.add_argument("--lookups", type=int, default=None,
+                        help="HTTP/SQL lookups (default 2000)")
+    legacy.add_argument("--soak-clients", type=int, default=6, help="concurrent soak clients")
+    legacy.add_argument("--no-db", action="store_true", help="skip the database parts")
+    args = p.parse_args(argv)
+
+    started = datetime.now()
+    loadavg = os.getloadavg() if hasattr(os, "getloadavg") else None
+    report = main_legacy(args, started, loadavg) if args.legacy else \
+        main_scale(args, started, loadavg)
     out = args.out or ROOT / "bench-results" / (
-        f"bench-{started:%Y-%m-%d}" + ("-quick" if args.quick else "") + ".md")
+        f"bench-{'legacy-' if args.legacy else ''}{started:%Y-%m-%d}"
+        + ("-quick" if args.quick else "") + ".md")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(report, encoding="utf-8")
     print("\n" + report)
