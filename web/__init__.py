@@ -19,6 +19,24 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(module.bp)
 
 
+COMPRESSED = ["text/html", "text/css", "text/csv", "text/javascript", "application/javascript",
+              "application/json", "application/geo+json", "application/problem+json",
+              "application/vnd.mapbox-vector-tile"]
+
+
+def _compress(app: Flask) -> None:
+    """gzip or brotli for text, JSON and tiles when the client accepts them (fast levels: the
+    machine's cores are few and answers are made per request)."""
+    from flask_compress import Compress
+    app.config.setdefault("COMPRESS_MIMETYPES", COMPRESSED)
+    app.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip"])
+    app.config.setdefault("COMPRESS_BR_LEVEL", 4)
+    app.config.setdefault("COMPRESS_LEVEL", 5)
+    app.config.setdefault("COMPRESS_MIN_SIZE", 1024)
+    app.config.setdefault("COMPRESS_STREAMS", False)
+    Compress(app)
+
+
 def create_app(config: dict | None = None) -> Flask:
     settings = WebSettings()
     app = Flask(__name__)
@@ -38,6 +56,7 @@ def create_app(config: dict | None = None) -> Flask:
     auth.init_app(app)
     errors.init_app(app)
     uploads.init_app(app)
+    _compress(app)
 
     @app.context_processor
     def labels():

@@ -1,4 +1,4 @@
-"""How errors answer: JSON {"error": {"code", "message", "field", "details"}} under /api/, the
+"""How errors answer: JSON {"error": {"code", "message", "field", "details"}} under /api/ and /tiles/, the
 app's own pages elsewhere (the sign-in form for 401, error.html otherwise), with the headers
 the error carries (Retry-After, WWW-Authenticate)."""
 from __future__ import annotations
@@ -16,7 +16,7 @@ TITLES = {400: "请求有误 Bad request", 403: "无权访问 Forbidden", 404: "
 
 
 def _is_api() -> bool:
-    return request.path.startswith("/api/")
+    return request.path.startswith(("/api/", "/tiles/"))
 
 
 def _page(status: int, message: str):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from contextlib import contextmanager
 from functools import wraps
 
 from flask import current_app
@@ -60,17 +61,24 @@ def init_app(app) -> None:
         max(1, int(app.config.get("HEAVY_PER_ACCOUNT", s.heavy_per_account))))
 
 
+@contextmanager
+def heavy_section():
+    """The heavy part of a view (e.g. computing what is not cached yet) as heavy work."""
+    from web.auth import principal
+    p = principal()
+    key = p.account_id if p.account_id is not None else p.username
+    g = current_app.extensions["gridgis_heavy"]
+    g.enter(key)
+    try:
+        yield
+    finally:
+        g.leave(key)
+
+
 def heavy(view):
     """Run a view as heavy work (see the module docstring)."""
     @wraps(view)
     def run(*args, **kwargs):
-        from web.auth import principal
-        p = principal()
-        key = p.account_id if p.account_id is not None else p.username
-        g = current_app.extensions["gridgis_heavy"]
-        g.enter(key)
-        try:
+        with heavy_section():
             return view(*args, **kwargs)
-        finally:
-            g.leave(key)
     return run

@@ -17,6 +17,8 @@ import json
 import re
 
 import folium
+from branca.element import Template
+from folium.plugins import VectorGridProtobuf
 from markupsafe import Markup, escape
 from shapely.geometry import shape
 
@@ -110,9 +112,43 @@ def label(parent, lat: float, lon: float, text, width: int = 120) -> folium.Mark
         icon_anchor=(width // 2, 10))).add_to(parent)
 
 
+class VectorTiles(VectorGridProtobuf):
+    """A tile layer of /tiles drawn by Leaflet.VectorGrid (Folium's VectorGridProtobuf, vendored)
+    through web/static/tiles.js: `spec` says the MVT layer name, the style (fixed, or a fill
+    class from a property's breaks and colours), the tooltip and popup fields as (property,
+    label) pairs, the highlight, the zoom from which it draws, and a drill-down URL template.
+    Tooltips and popups are built from text nodes in the browser, never parsed as HTML."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) -%}
+        var {{ this.get_name() }} = gridgisTiles.layer({{ this.url|tojson }},
+                                                      {{ this.spec|tojson }});
+        {%- endmacro %}""")
+    default_js = [*VectorGridProtobuf.default_js, ("gridgis_tiles", "/static/tiles.js")]
+
+    def __init__(self, url: str, name: str, spec: dict, show: bool = True):
+        super().__init__(url, name=html_text(name), show=show)
+        self._name = "VectorTiles"
+        self.spec = spec
+
+
+def tile_url(layer: str, **params) -> str:
+    """The URL template of a tile layer ({z}/{x}/{y} left for Leaflet), with query params."""
+    from urllib.parse import urlencode
+    query = urlencode({k: v for k, v in params.items() if v not in (None, "")})
+    return f"/tiles/{layer}/{{z}}/{{x}}/{{y}}.mvt" + (f"?{query}" if query else "")
+
+
+def class_rule(property_: str, breaks, colours, missing: str = "#cccccc") -> dict:
+    """A fill by classes: colours[i] for values up to breaks[i] (the last for anything above)."""
+    return {"property": property_, "breaks": [float(b) for b in breaks],
+            "colours": list(colours), "missing": missing}
+
+
 def new_map(bounds) -> folium.Map:
     settings = MapSettings()
-    m = folium.Map(tiles=None, control_scale=True, zoom_control=True)
+    # explicit zoom limits: otherwise the first tile layer's own range would clamp the map
+    m = folium.Map(tiles=None, control_scale=True, zoom_control=True, minZoom=3, maxZoom=19)
     if settings.basemap_url:
         folium.TileLayer(settings.basemap_url, attr=settings.basemap_attribution,
                          name="底图 Basemap").add_to(m)
@@ -131,15 +167,20 @@ def with_nonce(html: str) -> str:
     return _INLINE.sub(lambda m: f'<{m.group(1)} nonce="{nonce}"', html)
 
 
-def map_parts(m: folium.Map) -> dict:
+def map_parts(m: folium.Map, expose=()) -> dict:
     """Split a rendered Folium map into header, body and script for embedding in a page: the
     header's and body's inline scripts and styles get the CSP nonce; the template wraps the map
-    script in one nonce'd <script> (so nothing in it can start another script)."""
+    script in one nonce'd <script> (so nothing in it can start another script). The map and the
+    Folium elements in `expose` become window.gridgisObjects[element name] for page scripts
+    (Folium declares some with `let`, out of other scripts' reach by name)."""
     root = m.get_root()
     root.render()
+    names = [m.get_name(), *(e.get_name() for e in expose)]
+    shared = ("window.gridgisObjects = {"
+              + ", ".join(f"{json.dumps(n)}: {n}" for n in names) + "};")
     return {"map_header": Markup(with_nonce(localize_html(root.header.render()))),
             "map_html": Markup(with_nonce(root.html.render())),
-            "map_script": Markup(root.script.render())}
+            "map_script": Markup(root.script.render() + "\n" + shared)}
 
 
 def outline_layers(m, outlines: dict[str, dict], show=("cities", "townships", "villages")):
@@ -154,6 +195,24 @@ def outline_layers(m, outlines: dict[str, dict], show=("cities", "townships", "v
                 aliases=("代码 Code", "名称 Name"))
         if name == "townships":
             _labels(m, fc, "乡镇名称 Township names")
+
+
+OUTLINE_LEVELS = {"cities": "cities", "townships": "townships", "villages": "villages",
+                  "hamlets": "hamlets"}
+
+
+def outline_tiles(m, generation_id: int, show=("cities", "townships", "villages"),
+                  levels=tuple(LEVEL_STYLE), labels=()):
+    """Unit outlines as tile layers (context lines, not interactive: the layers they outline
+    carry the tooltips), and township name labels at the given points ([{name, lon, lat}])."""
+    for name in levels:
+        style = dict(LEVEL_STYLE[name])
+        VectorTiles(tile_url(name, g=generation_id), LEVEL_LAYER_NAMES[name], {
+            "layer": name, "style": {**style, "fill": False}}, show=name in show).add_to(m)
+    if labels:
+        group = layer(m, "乡镇名称 Township names")
+        for p in labels:
+            label(group, p["lat"], p["lon"], p["name"])
 
 
 def _labels(m, fc, layer_name):

@@ -93,6 +93,10 @@ ASSETS: list[tuple[str, str, str]] = [
     ("leaflet.mouseposition",
      "//cdn.jsdelivr.net/gh/ardhi/Leaflet.MousePosition/src/L.Control.MousePosition.min.css",
      "leaflet-mouse-position/src/L.Control.MousePosition.css"),
+    # plugins.VectorGridProtobuf (the tile layers of web/maps.py)
+    ("leaflet.vectorgrid",
+     "//unpkg.com/leaflet.vectorgrid@latest/dist/Leaflet.VectorGrid.bundled.js",
+     "leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js"),
     # branca colormaps (legends of Choropleth / ColorMap)
     ("d3", "//cdnjs.cloudflare.com/ajax/libs/d3/3.5.5/d3.min.js", "d3/d3.min.js"),
 ] + [

@@ -54,3 +54,62 @@ class Visit:
 
     def __exit__(self, *exc):
         self.context.close()
+
+
+def wait_loaded(page, previous: str | None = None, timeout_ms: int = 30_000) -> str:
+    """Wait until a report page (web/static/reports.js) has drawn an answer after `previous`
+    (the value of body[data-loaded] before a change); returns the new value."""
+    page.wait_for_function(
+        "prev => document.body.dataset.loaded && document.body.dataset.loaded !== prev",
+        arg=previous, timeout=timeout_ms)
+    page.wait_for_load_state("networkidle")
+    return page.evaluate("document.body.dataset.loaded")
+
+
+PAINTED_JS = """sel => {
+    let n = 0;
+    for (const c of document.querySelectorAll(sel)) {
+        if (!c.width || !c.height) continue;
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        for (let i = 3; i < d.length; i += 16) if (d[i] > 0) n++;
+    }
+    return n; }"""
+
+
+def painted(page, selector: str = ".leaflet-tile-container canvas") -> int:
+    """About how many pixels the canvases under `selector` have painted (every 4th pixel)."""
+    return page.evaluate(PAINTED_JS, selector)
+
+
+def hover_until(page, selector: str, needle: str | None = None, steps: int = 12) -> str:
+    """Move the mouse over the map on a spiral from its centre until `selector` shows (with
+    `needle` in its text); returns that text ('' when it never showed)."""
+    import math
+    box = page.locator(".leaflet-container").first.bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    for i in range(steps * 4):
+        r = 6 * i
+        a = i * 0.9
+        page.mouse.move(cx + r * math.cos(a), cy + r * math.sin(a), steps=3)
+        page.wait_for_timeout(60)
+        found = page.locator(selector)
+        if found.count():
+            text = found.first.inner_text()
+            if needle is None or needle in text:
+                return text
+    return ""
+
+
+def sweep_tooltips(page, columns: int = 12, rows: int = 8) -> list[str]:
+    """Move the mouse over a lattice of points of the map and collect the tooltip texts."""
+    if not page.locator(".leaflet-container").count():
+        return []
+    box = page.locator(".leaflet-container").first.bounding_box()
+    texts = []
+    for j in range(rows):
+        for i in range(columns):
+            page.mouse.move(box["x"] + box["width"] * (i + 0.5) / columns,
+                            box["y"] + box["height"] * (j + 0.5) / rows)
+            page.wait_for_timeout(15)
+            texts += page.locator(".leaflet-tooltip").all_text_contents()
+    return texts

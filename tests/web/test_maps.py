@@ -22,15 +22,18 @@ def test_pages_render_without_external_assets(factory_client, path):
 def test_coverage_page_has_layers_legend_and_both_languages(factory_client):
     html = factory_client.get("/maps/coverage").get_data(as_text=True)
     for text in ("覆盖地图 Coverage map", "网格 Grids", "乡镇/街道 Townships", "屯 Hamlets",
-                 "每网格户数 Households per grid", "图例 Legend", "231281101001001001",
-                 "未覆盖事件 Uncovered incidents"):
+                 "每网格户数 Households per grid", "图例 Legend",
+                 "未覆盖事件 Uncovered incidents", "/tiles/grids/{z}/{x}/{y}.mvt"):
         assert text in html or json.dumps(text)[1:-1] in html, text
+    # the grids come as tiles: no grid is inlined
+    assert "231281101001001001" not in html and '"FeatureCollection"' not in html
 
 
 def test_hotspot_filters_in_url(factory_client):
     def count(query):
-        html = factory_client.get(f"/maps/hotspots?{query}").get_data(as_text=True)
-        return int(re.search(r'id="stat-incidents">(\d+)<', html).group(1))
+        res = factory_client.get(f"/api/v1/analysis/hotspots?{query}")
+        assert res.status_code == 200, res.get_data(as_text=True)[:300]
+        return res.get_json()["incidents"]
     queries = ["category=dispute_land", "", "category=petition",
                "category=dispute_land&start=2026-02-01&end=2026-02-28",
                "start=2026-02-15&end=2026-02-15", "category=dispute", "severity=high",
@@ -52,5 +55,6 @@ def test_hotspot_filters_in_url(factory_client):
                          ("days=0", "days"), ("unit=12", "unit"), ("bandwidth=5", "bandwidth"),
                          ("start=2026-03-01&end=2026-02-01", "start"),
                          ("unit=999999999999", "unit")):
-        res = factory_client.get(f"/maps/hotspots?{query}")
-        assert res.status_code == 400, query
+        for path in ("/maps/hotspots", "/api/v1/analysis/hotspots"):
+            res = factory_client.get(f"{path}?{query}")
+            assert res.status_code == 400, (path, query)

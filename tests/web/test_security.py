@@ -156,10 +156,16 @@ def test_zip_bombs_are_refused(url, people):
 def test_heavy_calls_are_bounded_and_cheap_calls_are_not(url, people):
     c = client(url, people["t1-official"], HEAVY_SLOTS=1, HEAVY_QUEUE=0, HEAVY_PER_ACCOUNT=1)
     gate: HeavyGate = c.application.extensions["gridgis_heavy"]
+    cached = c.get("/api/v1/analysis/rates?level=village&measure=count")
+    assert cached.status_code == 200
     gate.enter("someone-else")  # the one slot is taken
     try:
-        res = c.get("/maps/hotspots")
+        res = c.get("/api/v1/analysis/hotspots?bandwidth=1000")
         assert res.status_code == 429 and int(res.headers["Retry-After"]) > 0
+        # an answer already stored needs no heavy slot
+        again = c.get("/api/v1/analysis/rates?level=village&measure=count")
+        assert again.status_code == 200 and again.get_json()["cached"] is True
+        assert c.get("/maps/hotspots").status_code == 200  # the page shell is cheap
         res = c.get("/api/v1/figures?level=township")
         assert res.status_code == 429 and res.get_json()["error"]["code"] == "busy"
         assert c.get(f"/api/v1/locate?lon={IN_T1[0]}&lat={IN_T1[1]}").status_code == 200
