@@ -4,6 +4,7 @@ on the grids) and incident rates per unit with drill-down. Everything is limited
 account's jurisdiction and the filters in the URL (gis.incidents.filters)."""
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -51,13 +52,31 @@ def parse_bandwidth(raw: str | None) -> int:
     return value
 
 
-def _bounds(conn: Connection, scope: Scope, gen_id: int, unit_scope: Scope | None):
+def bounds(conn: Connection, scope: Scope, gen_id: int, unit_scope: Scope | None):
     """Lon/lat box to show: the unit filter's grids, else the jurisdiction's."""
     coll = features.COLLECTIONS["grids"]
     box = features.extent(conn, coll, gen_id, scope)
     if unit_scope is not None:
         box = features.extent(conn, coll, gen_id, unit_scope) or box
     return box
+
+
+DENSITY_CELLS = 1_000_000  # display raster of the density bands, at most about this many cells
+
+
+def density_cell_m(box, bandwidth_m: int) -> float:
+    """Cell size of the density raster over a lon/lat box: a 2.5th of the bandwidth (fine
+    enough for the bands), coarser when the box would need more than DENSITY_CELLS cells, never
+    coarser than the bandwidth (InputError: choose a larger bandwidth)."""
+    west, south, east, north = box
+    mid = math.radians((south + north) / 2)
+    pad = 8 * bandwidth_m
+    area = ((east - west) * 111_320 * math.cos(mid) + pad) * ((north - south) * 110_574 + pad)
+    cell = max(20.0, bandwidth_m / 2.5, math.sqrt(area / DENSITY_CELLS))
+    if cell > bandwidth_m:
+        raise InputError(f"a {bandwidth_m} m bandwidth is too fine for an area this large; "
+                         "choose a larger bandwidth or a unit", field="bandwidth")
+    return cell
 
 
 def weekly(points: pd.DataFrame) -> tuple[list, list[str]]:
@@ -124,29 +143,38 @@ class HotspotReport:
         return int((self.grids["bin"] > 0).sum()) if "bin" in self.grids else 0
 
 
-def hotspots(conn: Connection, scope: Scope, args) -> HotspotReport:
-    """The hot-spot report for URL parameters `args` (filters and bandwidth)."""
+def hotspots(conn: Connection, scope: Scope, args, *, inference: str = "analytic",
+             progress=lambda fraction: None) -> HotspotReport:
+    """The hot-spot report for URL parameters `args` (filters and bandwidth); Gi* p-values by
+    `inference` ("analytic", the normal approximation, or "permutation", 9,999 conditional
+    permutations); `progress(fraction)` hears how far it got."""
     started = time.perf_counter()
     f = parse_filter(args)
     bandwidth = parse_bandwidth(args.get("bandwidth"))
     gen = bstore.require_active_generation(conn)
     unit_scope = filter_unit_scope(conn, scope, f)
     pts = aggregates.points(conn, scope, f, unit_scope, gen["id"])
-    grids = aggregates.unit_counts(conn, scope, f, unit_scope, gen["id"], "grid",
-                                   simplify=SIMPLIFY_DEG)
-    bounds = _bounds(conn, scope, gen["id"], unit_scope)
+    progress(0.2)
+    # exact geometries: simplifying each grid alone would drop neighbour links
+    grids = aggregates.unit_counts(conn, scope, f, unit_scope, gen["id"], "grid")
+    progress(0.4)
+    box = bounds(conn, scope, gen["id"], unit_scope)
     bands = gpd.GeoDataFrame({"label": [], "colour": []}, geometry=[], crs="EPSG:4326")
     if len(pts):
-        cell = max(20.0, bandwidth / 2.5)  # display raster: fine enough for the bands
+        area = box or [pts["lon"].min(), pts["lat"].min(), pts["lon"].max(), pts["lat"].max()]
+        cell = density_cell_m(area, bandwidth)
         surface = kde_surface(pts["lon"].to_numpy(), pts["lat"].to_numpy(), bandwidth,
-                              cell_m=cell)
+                              cell_m=cell, bounds=area)
         bands = density_bands(surface, scheme="EqualInterval", k=5)
         bands = bands[~bands.geometry.is_empty]
         bands["geometry"] = shapely.simplify(bands.geometry.values, cell / 111_000 / 3)
     quick = pts if len(pts) <= QUICK_VIEW_MAX else pts.sample(QUICK_VIEW_MAX, random_state=0)
-    report = HotspotReport(f, gen["id"], bounds, bandwidth, len(pts), bands, quick, grids)
+    report = HotspotReport(f, gen["id"], box, bandwidth, len(pts), bands, quick, grids)
+    progress(0.5)
     try:
-        result = gi_star(grids, "incidents", incidents=len(pts))
+        result = gi_star(grids, "incidents", incidents=len(pts), inference=inference,
+                         weights_key=(gen["id"], str(gen["created_at"]), "grid", scope,
+                                      unit_scope))
         report.method = result.method
         report.grids = grids.join(result.table[["z", "p", "bin", "label_zh", "label_en",
                                                 "colour"]])
@@ -213,7 +241,7 @@ def rates(conn: Connection, scope: Scope, args) -> RatesReport:
     units = aggregates.unit_counts(conn, scope, f, unit_scope, gen["id"], level,
                                    simplify=SIMPLIFY_DEG)
     table = figures.figures(conn, scope, level, f, unit_scope, gen["id"])
-    bounds = _bounds(conn, scope, gen["id"], unit_scope)
+    box = bounds(conn, scope, gen["id"], unit_scope)
     units["rate"] = np.round(rate_per_1000_households(units["incidents"], units["households"]), 2)
     by_code = {r["unit_code"]: r for r in table["units"] if r["kind"] == "unit"}
     for key in ("resolution_rate", "overdue", "median_hours_to_resolve", "share_grid"):
@@ -225,4 +253,4 @@ def rates(conn: Connection, scope: Scope, args) -> RatesReport:
     units["colour"] = classes.value_colours()
     return RatesReport(f, level, measure, DRILL.get(level), units,
                        [(r["colour"], r["label"]) for r in classes.legend()], caption,
-                       table["total"], bounds)
+                       table["total"], box)

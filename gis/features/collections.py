@@ -8,6 +8,7 @@ from datetime import datetime
 from gis.access.roles import Principal
 from gis.access.scope import Scope, not_visible
 from gis.errors import InputError, NotFound
+from gis.results.cache import Computed, cached
 from gis.store import audit, features
 from gis.store import boundaries as bstore
 from gis.store.db import Connection
@@ -101,7 +102,12 @@ def overview(conn: Connection, scope: Scope) -> tuple[dict | None, dict]:
     """The active generation and the number of units, grids and incidents in the jurisdiction
     (the start page)."""
     gen = bstore.active_generation(conn)
-    return gen, features.summary(conn, gen["id"] if gen else None, scope)
+    if gen is None:
+        return gen, features.summary(conn, None, scope)
+    counts = cached(conn, "summary", gen["id"], scope, {},
+                    lambda: Computed(features.summary(conn, gen["id"], scope)))
+    return gen, {k: counts[k] for k in ("grids", "townships", "villages", "incidents",
+                                        "uncovered")}
 
 
 OUTLINE_SIMPLIFY_DEG = 0.0001  # unit outlines drawn as context on maps (about 10 m)

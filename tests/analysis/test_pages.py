@@ -1,8 +1,10 @@
-"""Officials' pages on the demo data: Gi* hot spots checked against esda called directly,
-counts per unit against an independent count, drill-down, the too-little-data message."""
+"""The officials' analyses (the JSON the hot-spot and rates pages draw) on the demo data: Gi*
+against esda called directly (analytic, and the background permutation refinement), counts per
+unit against an independent count, drill-down, the too-little-data message."""
 from __future__ import annotations
 
 import re
+import time
 
 import esda
 import geopandas as gpd
@@ -13,21 +15,16 @@ from sqlalchemy import text
 
 from gis.store import boundaries as bstore
 
-ROW = re.compile(r'<tr><td>(?:<a class="gg-drill" href="([^"]+)">)?([^<]+)(?:</a>)?<br>'
-                 r'<small>(\d+)</small></td>\s*<td>(\d+)</td>')
-
-
 def rates_rows(client, query):
-    res = client.get(f"/maps/rates?{query}")
+    """The rows of a rates answer by unit code, and the answer."""
+    res = client.get(f"/api/v1/analysis/rates?{query}")
     assert res.status_code == 200, res.get_data(as_text=True)[:300]
-    html = res.get_data(as_text=True)
-    return {code: {"name": name, "incidents": int(n), "link": link.replace("&amp;", "&")}
-            for link, name, code, n in ROW.findall(html)}, html
+    body = res.get_json()
+    assert body["rows_total"] == len(body["rows"])  # the demo's units all fit in the table
+    return {r["code"]: r for r in body["rows"]}, body
 
 
-def test_gi_star_page_matches_esda_on_the_same_counts(demo_client, demo_engine):
-    html = demo_client.get("/maps/hotspots").get_data(as_text=True)
-    assert 'id="gg-method"' in html and "Getis-Ord" in html
+def _grid_counts(demo_engine):
     with demo_engine.connect() as conn:
         gen = bstore.require_active_generation(conn)["id"]
         grids = bstore.load_grids(conn, gen).set_index("id")
@@ -39,43 +36,74 @@ def test_gi_star_page_matches_esda_on_the_same_counts(demo_client, demo_engine):
     w = libpysal.weights.Queen.from_dataframe(grids, use_index=False, silence_warnings=True)
     w.transform = "B"
     tested = np.array([len(w.neighbors[i]) > 0 for i in range(len(grids))])
+    return grids, w, tested
+
+
+def test_gi_star_answer_matches_esda_analytic_on_the_same_counts(demo_client, demo_engine):
+    body = demo_client.get("/api/v1/analysis/hotspots").get_json()
+    assert body["method"]["inference"] == "analytic" and "Getis-Ord" in \
+        body["method"]["description_en"]
+    grids, w, tested = _grid_counts(demo_engine)
+    g = esda.G_Local(grids["n"].to_numpy(dtype=float), w, star=True, permutations=0,
+                     transform="B")
+    p = 2 * g.p_norm
+    hot90 = (p <= esda.fdr(p[tested], 0.10)) & (g.Zs > 0) & tested
+    assert body["hot"] == int(hot90.sum()) > 0
+    z_by_code = dict(zip(grids["code"], g.Zs))
+    assert body["hot_rows"], "no hot spot grid listed"
+    for row in body["hot_rows"]:
+        assert abs(z_by_code[row["code"]] - row["z"]) < 0.006, row["code"]
+        assert hot90[grids.index[grids["code"] == row["code"]][0]]
+
+
+def test_permutation_refinement_runs_in_the_background_and_matches_esda(demo_client,
+                                                                         demo_engine):
+    res = demo_client.get("/api/v1/analysis/hotspots?inference=permutation&days=3660")
+    if res.status_code == 202:
+        assert res.get_json()["result"] is None
+        assert res.get_json()["state"] in ("queued", "running", "done")
+        deadline = time.monotonic() + 120
+        while res.status_code == 202 and time.monotonic() < deadline:
+            time.sleep(0.5)
+            res = demo_client.get("/api/v1/analysis/hotspots?inference=permutation&days=3660")
+    assert res.status_code == 200, res.get_data(as_text=True)[:300]
+    body = res.get_json()
+    assert body["method"]["inference"] == "permutation" and body["method"]["permutations"] == 9999
+    grids, w, tested = _grid_counts(demo_engine)
     g = esda.G_Local(grids["n"].to_numpy(dtype=float), w, star=True, permutations=9999,
                      seed=12345, transform="B")
     p = np.minimum(1.0, 2 * g.p_sim)
     hot90 = (p <= esda.fdr(p[tested], 0.10)) & (g.Zs > 0) & tested
-    assert int(re.search(r'id="stat-hot">(\d+)<', html).group(1)) == int(hot90.sum())
-    z_by_code = dict(zip(grids["code"], g.Zs))
-    table = re.search(r'id="gg-hot-table">(.*?)</table>', html, re.S).group(1)
-    listed = re.findall(r"<tr><td>(\d{15,18})<br>.*?<td>(-?\d+\.\d\d)</td>", table, re.S)
-    assert listed, "no hot spot grid listed"
-    for code, z in listed:
-        assert abs(z_by_code[code] - float(z)) < 0.006, code
-        assert hot90[grids.index[grids["code"] == code][0]]
+    assert body["hot"] == int(hot90.sum())
+    # the analytic answer of the same view now says its refinement is there
+    analytic = demo_client.get("/api/v1/analysis/hotspots?days=3660").get_json()
+    assert analytic["refinement"]["state"] == "done"
 
 
 def test_counts_per_township_match_an_independent_count(demo_client, demo_engine):
-    rows, html = rates_rows(demo_client, "level=township&measure=count")
-    assert "图例 Legend: 事件数 Incidents" in html
+    rows, body = rates_rows(demo_client, "level=township&measure=count")
+    assert body["caption"] == "事件数 Incidents"
     with demo_engine.connect() as conn:
         expected = dict(conn.execute(text(
             "SELECT t.code, count(*) FROM incident i JOIN admin_area t ON t.id = i.township_id "
             "GROUP BY t.code")).all())
     assert {c: r["incidents"] for c, r in rows.items() if r["incidents"]} == expected
+    assert body["incidents"] == sum(expected.values())
 
 
 def test_drill_down_from_township_to_villages_to_grids(demo_client):
-    towns, _ = rates_rows(demo_client, "level=township&category=dispute")
+    towns, body = rates_rows(demo_client, "level=township&category=dispute")
+    assert body["child"] == "village" and body["up"] is None
     code, town = max(towns.items(), key=lambda kv: kv[1]["incidents"])
-    assert "level=village" in town["link"] and f"unit={code}" in town["link"]
-    villages, html = rates_rows(demo_client, town["link"].split("?", 1)[1])
+    villages, body = rates_rows(demo_client, f"level=village&unit={code}&category=dispute")
     assert villages and all(v.startswith(code[:9]) for v in villages)
     assert sum(v["incidents"] for v in villages.values()) == town["incidents"]
-    assert 'id="gg-up"' in html
+    assert body["up"] == {"level": "township", "unit": None} and body["child"] == "grid"
     vcode, village = max(villages.items(), key=lambda kv: kv[1]["incidents"])
-    grids, html = rates_rows(demo_client, village["link"].split("?", 1)[1])
-    assert grids and all(g.startswith(vcode) for g in grids)
+    grids, body = rates_rows(demo_client, f"level=grid&unit={vcode}&category=dispute")
+    assert grids and all(g.startswith(vcode[:12]) for g in grids)
     assert sum(g["incidents"] for g in grids.values()) == village["incidents"]
-    assert "category=dispute" in village["link"]  # filters survive the drill-down
+    assert body["child"] is None and body["up"] == {"level": "village", "unit": code}
 
 
 def test_too_little_data_says_so_instead_of_drawing_noise(demo_client, demo_engine):
@@ -83,24 +111,26 @@ def test_too_little_data_says_so_instead_of_drawing_noise(demo_client, demo_engi
         grid = conn.execute(text(
             "SELECT g.code FROM grid g JOIN incident i ON i.grid_id = g.id GROUP BY g.code "
             "HAVING count(*) BETWEEN 1 AND 29 ORDER BY count(*) DESC LIMIT 1")).scalar_one()
-    html = demo_client.get(f"/maps/hotspots?unit={grid}").get_data(as_text=True)
-    assert 'id="gg-insufficient"' in html and "30" in html
-    assert 'id="gg-method"' not in html
+    body = demo_client.get(f"/api/v1/analysis/hotspots?unit={grid}").get_json()
+    assert body["method"] is None and body["hot_rows"] == []
+    assert "30" in body["message"]["message_en"] and body["message"]["message_zh"]
 
 
 def test_rates_per_1000_households(demo_client, demo_engine):
-    html = demo_client.get("/maps/rates?level=village").get_data(as_text=True)
-    assert "每千户事件数 Incidents per 1,000 households" in html
+    rows, body = rates_rows(demo_client, "level=village")
+    assert body["caption"] == "每千户事件数 Incidents per 1,000 households"
     with demo_engine.connect() as conn:
         v = conn.execute(text("""
             SELECT a.code, sum(g.households) AS hh,
                    (SELECT count(*) FROM incident i WHERE i.village_id = a.id) AS n
             FROM admin_area a JOIN grid g ON g.village_id = a.id
             GROUP BY a.id ORDER BY 3 DESC LIMIT 1""")).mappings().one()
-    row = re.search(rf"<small>{v['code']}</small></td>\s*<td>(\d+)</td><td>(\d+)</td>"
-                    rf"<td>([\d.]+)</td>", html)
-    assert int(row.group(1)) == v["n"] and int(row.group(2)) == v["hh"]
-    assert abs(float(row.group(3)) - round(1000 * v["n"] / v["hh"], 2)) < 0.006
+    row = rows[v["code"]]
+    assert row["incidents"] == v["n"] and row["households"] == v["hh"]
+    assert abs(row["rate"] - round(1000 * v["n"] / v["hh"], 2)) < 0.006
+    # the table lists the highest rates first
+    rates = [r["rate"] for r in body["rows"] if r["rate"] is not None]
+    assert rates == sorted(rates, reverse=True)
 
 
 def test_exports_of_a_filtered_view(demo_client, demo_engine):
@@ -127,19 +157,19 @@ def test_exports_of_a_filtered_view(demo_client, demo_engine):
 
 
 def test_resolution_measure_and_figures_table(demo_client, demo_engine):
-    html = demo_client.get("/maps/rates?level=township&measure=resolution").get_data(
-        as_text=True)
-    assert "图例 Legend: 化解率 % Resolution rate" in html
+    rows, body = rates_rows(demo_client, "level=township&measure=resolution")
+    assert body["caption"] == "化解率 % Resolution rate"
     with demo_engine.connect() as conn:
         t = conn.execute(text("""
             SELECT a.code, count(*) AS n,
                    count(*) FILTER (WHERE i.status IN ('resolved', 'closed')) AS r
             FROM incident i JOIN admin_area a ON a.id = i.township_id
             GROUP BY a.code ORDER BY n DESC LIMIT 1""")).mappings().one()
-    cells = re.search(rf"<small>{t['code']}</small></td>\s*<td>(\d+)</td><td>\d+</td>"
-                      rf"<td>[^<]*</td>\s*<td>([\d.]+)</td>", html)
-    assert int(cells.group(1)) == t["n"]
-    assert abs(float(cells.group(2)) - round(100 * t["r"] / t["n"], 1)) < 0.051
-    link = re.search(r'id="gg-figures-csv" href="([^"]+)"', html).group(1).replace("&amp;", "&")
+    assert rows[t["code"]]["incidents"] == t["n"]
+    assert abs(rows[t["code"]]["resolution_pct"] - round(100 * t["r"] / t["n"], 1)) < 0.051
+    html = demo_client.get("/maps/rates?level=township&measure=resolution").get_data(
+        as_text=True)
+    link = re.search(r'id="gg-figures-csv" data-base="[^"]+" data-export=\'[^\']+\' '
+                     r'data-keep=\'[^\']+\' href="([^"]+)"', html).group(1).replace("&amp;", "&")
     res = demo_client.get(link)
     assert res.status_code == 200 and res.get_data(as_text=True).startswith("\ufeff")

@@ -4,75 +4,103 @@ from __future__ import annotations
 
 import re
 
-from tests.helpers.browser import Visit
+from tests.helpers.browser import Visit, hover_until, painted, wait_loaded
 
 
-def test_coverage_map_draws_grids_and_legend(browser, live_server, demo_admin, tmp_path):
+def test_coverage_map_draws_grid_tiles_with_tooltips_and_legend(browser, live_server,
+                                                                demo_admin, tmp_path):
     with Visit(browser, f"{live_server}/maps/coverage", demo_admin) as v:
         v.check_clean()
         page = v.page
-        grids = int(page.inner_text("#stat-grids"))
-        assert grids > 500
-        paths = page.locator(".leaflet-overlay-pane path").count()
-        assert paths >= grids
+        assert int(page.inner_text("#stat-grids")) > 500
+        # the grids are drawn from vector tiles onto canvases, nothing is inlined
+        assert page.locator(".leaflet-tile-container canvas").count() > 0
+        assert painted(page) > 5000
         assert "网格 Grids" in page.inner_text(".leaflet-control-layers")
-        assert "每网格户数 Households per grid" in page.inner_text(".legend")
-        assert "图例 Legend" in page.inner_text("#gg-legend")
+        legend = page.inner_text("#gg-legend")
+        assert "每网格户数 Households per grid" in legend and "图例 Legend" in legend
         labels = page.locator(".gg-label").all_inner_texts()
         assert len(labels) >= 10 and any(label.endswith("镇") for label in labels)
         assert int(page.inner_text("#stat-uncovered")) > 0
+        tip = hover_until(page, ".gg-tip", "网格编码 Grid code")
+        assert re.search(r"网格编码 Grid code 2312\d{14}", tip), tip
+        assert "户数 Households" in tip
         page.screenshot(path=str(tmp_path / "coverage.png"))
+        v.check_clean()
 
 
-def test_hotspot_page_draws_density_hot_spots_and_heat(browser, live_server, demo_admin):
-    with Visit(browser, f"{live_server}/maps/hotspots", demo_admin) as v:
+def test_hotspot_page_draws_density_gi_tiles_heat_and_weeks(browser, live_server, demo_admin):
+    with Visit(browser, f"{live_server}/maps/hotspots?days=3660", demo_admin) as v:
+        wait_loaded(v.page)
         v.check_clean()
         page = v.page
-        total = int(page.inner_text("#stat-incidents"))
-        assert total > 1000
+        assert int(page.inner_text("#stat-incidents").replace(",", "")) > 1000
         assert int(page.inner_text("#stat-hot")) > 0
-        assert "Getis-Ord" in page.inner_text("#gg-method")
-        legend = page.inner_text("#gg-legend")
+        method = page.inner_text("#gg-method")
+        assert "Getis-Ord" in method and "analytic normal approximation" in method
+        assert page.locator("#gg-hot-rows tr").count() > 0
+        legend = page.inner_text("#gg-legend") + page.inner_text("#gg-density-legend")
         assert "Hot spot, 99% confidence" in legend and "incidents per km²" in legend
-        assert page.locator(".leaflet-overlay-pane path").count() > 20
-        # the quick-view heat layer is off by default; switch it on in the layer control
+        assert page.locator(".leaflet-overlay-pane path").count() >= 5  # density bands
+        assert painted(page) > 0                                          # Gi* grid tiles
+        controls = page.inner_text(".leaflet-control-layers")
+        assert "Hot and cold spots (Gi*)" in controls and "Kernel density" in controls
         page.locator(".leaflet-control-layers label", has_text="Heat map").locator(
             "input").check()
-        painted = page.evaluate("""() => {
-            const c = document.querySelector('canvas.leaflet-heatmap-layer');
-            if (!c) return -1;
-            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-            let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
-            return n; }""")
-        assert painted > 1000
-        assert page.locator(".timecontrol-play, .leaflet-control-timecontrol").count() > 0
+        all_weeks = painted(page, "canvas.leaflet-heatmap-layer")
+        assert all_weeks > 1000
+        page.check("#gg-week-on")
+        page.fill("#gg-week", "0")
+        page.dispatch_event("#gg-week", "input")
+        assert "Week of" in page.inner_text("#gg-week-label")
+        one_week = painted(page, "canvas.leaflet-heatmap-layer")
+        assert 0 <= one_week < all_weeks
         v.check_clean()
 
 
-def test_official_drills_down_and_filters_disputes_of_90_days(browser, live_server, demo_admin):
+def test_official_drills_down_on_the_map_and_filters_without_reloading(browser, live_server,
+                                                                       demo_admin):
     with Visit(browser, f"{live_server}/maps/rates", demo_admin) as v:
+        loaded = wait_loaded(v.page)
         v.check_clean()
         page = v.page
         assert "乡镇/街道 Township" in page.inner_text(".gg-panel")
         towns = int(page.inner_text("#stat-units"))
-        assert towns >= 10
-        with page.expect_navigation(wait_until="networkidle"):
-            page.locator("a.gg-drill").first.click()
+        assert towns >= 10 and page.locator("#gg-rates-rows tr").count() == towns
+        page.evaluate("window.ggMarker = 1")  # survives only if the page is not reloaded
+        tip = hover_until(page, ".gg-tip", "每千户 Per 1,000 hh")
+        assert "代码 Code 2312" in tip
+        # click where the tooltip showed: a township; the page drills down to its villages
+        page.mouse.down()
+        page.mouse.up()
+        loaded = wait_loaded(page, loaded)
         assert "level=village" in page.url and 0 < int(page.inner_text("#stat-units")) < towns
+        assert page.evaluate("window.ggMarker") == 1
         unit = re.search(r"unit=(\d+)", page.url).group(1)
+        assert page.locator("#gg-up").count() == 1
+        # the table's drill-down link goes one level further
+        page.locator("a.gg-drill").first.click()
+        loaded = wait_loaded(page, loaded)
+        assert "level=grid" in page.url
+        page.go_back()
+        loaded = wait_loaded(page, loaded)
+        assert f"unit={unit}" in page.url and "level=village" in page.url
         v.check_clean()
-        page.goto(f"{live_server}/maps/hotspots?unit={unit}", wait_until="networkidle")
+    with Visit(browser, f"{live_server}/maps/hotspots?unit={unit}", demo_admin) as v:
+        page = v.page
+        loaded = wait_loaded(page)
+        page.evaluate("window.ggMarker = 2")
         page.select_option("form.gg-filters select[name=category]", "dispute")
         page.select_option("form.gg-filters select[name=days]", "90")
-        with page.expect_navigation(wait_until="networkidle"):
-            page.click("form.gg-filters button[type=submit]")
+        page.click("form.gg-filters button[type=submit]")
+        wait_loaded(page, loaded)
         assert "category=dispute" in page.url and "days=90" in page.url
-        shown = int(page.inner_text("#stat-incidents"))
+        assert page.evaluate("window.ggMarker") == 2
+        shown = int(page.inner_text("#stat-incidents").replace(",", ""))
         assert shown > 0
         # either hot spots with their confidence, or the too-little-data notice
         panel = page.inner_text(".gg-panel")
-        assert ("confidence" in panel) or ("fewer than 30" in panel.lower()
-                                           or "30" in page.inner_text("#gg-insufficient"))
+        assert ("confidence" in panel) or ("30" in page.inner_text("#gg-insufficient"))
         v.check_clean()
 
 
