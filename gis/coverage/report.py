@@ -220,7 +220,7 @@ def camera_coverage(conn: Connection, ctx: Context) -> dict:
                                         cams_m["range_m"].to_numpy(float),
                                         cams_m["direction_deg"].to_numpy(float),
                                         cams_m["fov_deg"].to_numpy(float))
-        cover = shapely.union_all(prints)
+        cover = shares.union_of_overlapping(prints)
     else:
         prints, cover = np.array([], dtype=object), shapely.Polygon()
     roads = cstore.roads_frame(conn, near=extent)
@@ -506,8 +506,7 @@ def _ungridded(ctx: Context) -> np.ndarray:
     longer runs through the vertices its grids have on it, which leaves false slivers."""
     if not len(ctx.townships):
         return np.array([], dtype=object)
-    grids = ctx.grids.geometry.to_numpy()
-    union = shapely.union_all(grids) if len(grids) else shapely.Polygon()
+    union = shares.union_of_tiles(ctx.grids.geometry.to_numpy())
     rest = shapely.difference(ctx.townships.geometry.to_numpy(), union)
     rest_m = gpd.GeoSeries(rest, crs="EPSG:4326").to_crs(ctx.crs).to_numpy()
     return np.array([_drop_slivers(g) for g in rest_m], dtype=object)
@@ -661,38 +660,34 @@ def theme_table(conn: Connection, actor: Principal, theme: str, level: str | Non
 # ---- summaries the pages show ----
 
 def grid_overview(conn: Connection, scope: Scope) -> dict:
-    """The coverage map's data for a jurisdiction.
+    """The coverage map of the jurisdiction: the active generation, the city's name, the extent
+    of its grids, how many grids and households it has and how many incidents fell outside
+    every grid, the household classes of grids and villages for the legend, and points for the
+    township names. The grids themselves come as tiles (gis.tiles).
 
     Parameters
     ----------
     conn : Connection
         Database connection.
     scope : Scope
-        The jurisdiction.
+        The reader's jurisdiction.
 
     Returns
     -------
     dict
-        generation (the active boundary generation); city (the city's name, "" when none);
-        bounds ([west, south, east, north] of the grids in degrees, EPSG:4326, or None); grids
-        (GeoJSON FeatureCollection of the grids with their households, simplified by
-        SIMPLIFY_DEG degrees for display); uncovered (incidents outside every grid, with lon/lat).
-
-    Raises
-    ------
-    NotFound
-        No active boundary generation.
+        generation (dict), city (str), bounds ([min lon, min lat, max lon, max lat] or None),
+        totals ({grids, households, uncovered}), grid_breaks and village_breaks (upper bounds
+        of 5 quantile classes of households), labels ([{code, name, lon, lat}]).
     """
-    from gis.features.collections import map_features
     from gis.store import features
-    from gis.store import incidents as istore
     gen = bstore.require_active_generation(conn)
-    city = map_features(conn, scope, "cities", SIMPLIFY_DEG)
-    grids = map_features(conn, scope, "grids", SIMPLIFY_DEG)
-    return {"generation": gen,
-            "city": city["features"][0]["properties"]["name"] if city["features"] else "",
+    cities = features.label_points(conn, gen["id"], scope, 1, min_share=0)
+    return {"generation": gen, "city": cities[0]["name"] if cities else "",
             "bounds": features.extent(conn, features.COLLECTIONS["grids"], gen["id"], scope),
-            "grids": grids, "uncovered": istore.uncovered(conn, scope)}
+            "totals": features.grid_totals(conn, gen["id"], scope),
+            "grid_breaks": features.household_breaks(conn, gen["id"], scope, "grid"),
+            "village_breaks": features.household_breaks(conn, gen["id"], scope, "village"),
+            "labels": features.label_points(conn, gen["id"], scope, 2)}
 
 
 def camera_totals(ctx: Context, per_grid: gpd.GeoDataFrame) -> dict:

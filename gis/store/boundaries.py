@@ -33,6 +33,12 @@ def require_active_generation(conn: Connection) -> dict:
     return gen
 
 
+def generation_by_id(conn: Connection, generation_id: int) -> dict | None:
+    row = conn.execute(select(generation).where(generation.c.id == generation_id)
+                       ).mappings().first()
+    return dict(row) if row else None
+
+
 def generation_by_sha(conn: Connection, sha256: str) -> dict | None:
     row = conn.execute(select(generation).where(generation.c.source_sha256 == sha256)
                        .order_by(generation.c.id.desc())).mappings().first()

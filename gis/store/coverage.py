@@ -312,16 +312,18 @@ def response_areas_frame(conn: Connection) -> gpd.GeoDataFrame:
 # ---- grids and units for the reports ----
 
 def grids_frame(conn: Connection, generation_id: int, scope: Scope) -> gpd.GeoDataFrame:
-    """Grids of the jurisdiction with their village and township (code, name)."""
+    """Grids of the jurisdiction with their village (id, code, name) and township (code,
+    name)."""
     clause, params = grid_clause(scope, "g")
     rows = conn.execute(text(
-        f"SELECT g.id, g.code, g.name, g.households, g.population, v.code AS village_code, "
-        f"v.name AS village_name, t.code AS township_code, t.name AS township_name, "
+        f"SELECT g.id, g.code, g.name, g.households, g.population, g.village_id, "
+        f"v.code AS village_code, v.name AS village_name, t.code AS township_code, "
+        f"t.name AS township_name, "
         f"ST_AsBinary(g.geom) AS wkb FROM grid g JOIN admin_area v ON v.id = g.village_id "
         f"JOIN admin_area t ON t.id = g.township_id WHERE g.generation_id = :gen AND {clause} "
         f"ORDER BY g.code COLLATE \"C\""), {**params, "gen": generation_id}).mappings().all()
-    return _geo_frame(rows, ["id", "code", "name", "households", "population", "village_code", "village_name",
-            "township_code", "township_name"])
+    return _geo_frame(rows, ["id", "code", "name", "households", "population", "village_id",
+                             "village_code", "village_name", "township_code", "township_name"])
 
 
 def townships_frame(conn: Connection, generation_id: int, scope: Scope) -> gpd.GeoDataFrame:
@@ -357,3 +359,14 @@ def posts_without_areas(conn: Connection) -> int:
     return conn.execute(text(
         "SELECT count(*) FROM response_post p WHERE NOT EXISTS "
         "(SELECT 1 FROM response_area a WHERE a.post_id = p.id)")).scalar()
+
+
+def points_on_land(conn: Connection, table: str, generation_id: int, scope: Scope) -> int:
+    """How many cameras or posts lie on the jurisdiction's own land (the rule of their tiles,
+    gis.store.tiles.point_clause)."""
+    from gis.store.tiles import point_clause
+    if table not in POINT_TABLES:
+        raise ValueError(table)
+    clause, params = point_clause(scope, "c")
+    return int(conn.execute(text(f"SELECT count(*) FROM {table} c WHERE {clause}"),
+                            {**params, "gen": generation_id}).scalar())

@@ -152,3 +152,48 @@ def summary(conn: Connection, generation_id: int | None, scope: Scope) -> dict:
                (SELECT count(*) FROM incident i WHERE {incidents}) AS incidents,
                (SELECT count(*) FROM incident i WHERE i.grid_id IS NULL AND {incidents})
                    AS uncovered"""), {"gen": generation_id, **gp, **ap, **ip}).mappings().one())
+
+
+def household_breaks(conn: Connection, generation_id: int, scope: Scope, level: str = "grid",
+                     k: int = 5) -> list[float]:
+    """Upper bounds of k quantile classes of households per grid (or per village) inside the
+    jurisdiction, for a legend; [] when there is nothing."""
+    g_sql, params = grid_clause(scope, "g")
+    fractions = [i / k for i in range(1, k)]
+    per = "g.households" if level == "grid" else "sum(g.households)"
+    group = "" if level == "grid" else "GROUP BY g.village_id"
+    row = conn.execute(text(f"""
+        SELECT percentile_disc(CAST(:f AS float8[])) WITHIN GROUP (ORDER BY h), max(h)
+        FROM (SELECT {per} AS h FROM grid g WHERE g.generation_id = :gen AND {g_sql} {group}) s
+        """), {**params, "gen": generation_id, "f": fractions}).one()
+    if row[1] is None:
+        return []
+    return sorted(set(float(v) for v in row[0])) + [float(row[1])]
+
+
+def grid_totals(conn: Connection, generation_id: int, scope: Scope) -> dict:
+    """Grids, households and incidents outside every grid inside the jurisdiction."""
+    grids, gp = grid_clause(scope, "g")
+    incidents, ip = incident_clause(scope, "i")
+    return dict(conn.execute(text(f"""
+        SELECT (SELECT count(*) FROM grid g WHERE g.generation_id = :gen AND {grids}) AS grids,
+               (SELECT coalesce(sum(g.households), 0) FROM grid g
+                 WHERE g.generation_id = :gen AND {grids}) AS households,
+               (SELECT count(*) FROM incident i WHERE i.grid_id IS NULL AND {incidents})
+                   AS uncovered"""), {"gen": generation_id, **gp, **ip}).mappings().one())
+
+
+def label_points(conn: Connection, generation_id: int, scope: Scope, level: int,
+                 min_share: float = 1 / 60) -> list[dict]:
+    """A point inside each unit of a level that is large enough to hold its name at the
+    jurisdiction's zoom (area at least min_share of the level's total): code, name, lon, lat."""
+    areas, ap = area_clause(scope, "a")
+    rows = conn.execute(text(f"""
+        WITH u AS (SELECT a.code, a.name, a.geom, ST_Area(a.geom) AS area FROM admin_area a
+                   WHERE a.generation_id = :gen AND a.level = :level AND {areas})
+        SELECT code, name, ST_X(p) AS lon, ST_Y(p) AS lat FROM (
+            SELECT code, name, ST_PointOnSurface(geom) AS p, area,
+                   sum(area) OVER () AS total FROM u) s
+        WHERE area >= total * :share ORDER BY code"""),
+        {**ap, "gen": generation_id, "level": level, "share": min_share}).mappings()
+    return [dict(r) for r in rows]

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from gis.coverage import assets, imports, report, settings, staff
+from gis.coverage import assets, imports, report, settings, staff, tabs
 from gis.files import Download
 from web.auth import origin, principal, requires
 from web.database import engine
-from web.heavy import heavy
+from web.heavy import heavy, heavy_section
 from web.downloads import attachment
 from web.params import int_arg, json_object
 from web.spec import geojson_response, json_response, multipart, op, param
@@ -152,11 +152,24 @@ def roads_summary():
 @requires("view")
 @heavy
 def coverage_table(theme):
-    """Figures of one theme per township, village or grid; ?format=csv for a spreadsheet."""
-    with engine().begin() as conn:
-        out = report.theme_table(conn, principal(), theme, request.args.get("level"),
-                                 request.args.get("format"), origin=origin())
+    """Figures of one theme per township, village or grid; ?format=csv for a spreadsheet.
+    Township and village tables come from the theme's cached map answer."""
+    with engine().connect() as conn:  # the cache commits its reads; the audit commits here
+        out = tabs.theme_table(conn, principal(), theme, request.args.get("level"),
+                               request.args.get("format"), origin=origin())
+        conn.commit()
     return attachment(out) if isinstance(out, Download) else jsonify(out)
+
+
+@bp.get("/coverage/<theme>/map")
+@requires("view")
+def coverage_map(theme):
+    """One coverage tab for its map page: figures, legend, notes, the ?level= table and the
+    keys of the results tiles draw; cached by generation, jurisdiction and data version (only
+    computing is heavy work)."""
+    with engine().connect() as conn:
+        return jsonify(tabs.answer(conn, principal().scope, theme, request.args.get("level"),
+                                   guard=heavy_section))
 
 
 @bp.get("/coverage/settings")
@@ -253,6 +266,13 @@ OPENAPI_PATHS = {
         params=[param("theme", "path", {"type": "string", "enum": list(report.THEMES)}),
                 param("level", schema={"type": "string", "enum": list(report.LEVELS)}),
                 param("format", schema={"type": "string", "enum": ["json", "csv"]})],
+        tag="coverage")},
+    "/coverage/{theme}/map": {"get": op(
+        "One coverage tab for its map page (figures, legend, table, result keys for tiles)",
+        {"200": json_response({"type": "object", "required": [
+            "theme", "level", "stats", "legend", "columns", "rows", "result", "villages"]})},
+        params=[param("theme", "path", {"type": "string", "enum": list(report.THEMES)}),
+                param("level", schema={"type": "string", "enum": list(tabs.UNIT_LEVELS)})],
         tag="coverage")},
     "/coverage/settings": {
         "get": op("Coverage settings", {"200": json_response({"type": "object",

@@ -1,96 +1,51 @@
 """Coverage map pages: the grids by households with incidents outside every grid, and the tabs
-for staffing gaps, camera coverage, 1/3/5-minute response areas and blind spots, each a Folium
-map with a legend and a per-unit table (township or village). Figures: gis.coverage.report."""
+for staffing gaps, camera coverage, 1/3/5-minute response areas and blind spots.
+
+The tabs are shells: the HTML holds the map with its tile layers (cameras, fields of view,
+streets, posts, response areas, incidents outside every grid), the panel and the fixed legend;
+web/static/coverage.js asks /api/v1/coverage/<theme>/map for the figures (cached,
+gis.coverage.tabs), fills the panel and draws the grid and village classes from tiles that carry
+the answer's values. Figures: gis.coverage.report."""
 from __future__ import annotations
 
-import branca.colormap as cm
 import folium
 from flask import Blueprint, render_template, request, url_for
 
-from gis.coverage import report
-from gis.coverage.response import MINUTES
-from gis.domain import CATEGORIES
-from gis.errors import InputError
-from gis.features.collections import outlines
+from gis.coverage import report, tabs
+from gis.tiles import layers as tiles
+from gis.tiles.layers import grid_min_zoom
 from web.auth import principal, requires
 from web.database import engine
 from web.heavy import heavy
-from web.maps import SIMPLIFY_DEG, circle, geojson, layer, map_parts, new_map, outline_layers
+from web.maps import (LEVEL_LAYER_NAMES, LEVEL_STYLE, VectorTiles, class_rule, label, layer,
+                      map_parts, new_map, outline_tiles, tile_url)
 
 bp = Blueprint("coverage_pages", __name__, url_prefix="/maps")
 
 TABS = (("staff", "人员配备 Staffing"), ("cameras", "视频覆盖 Cameras"),
         ("response", "1-3-5分钟响应圈 Response circles"), ("blind_spots", "盲区 Blind spots"))
+THEME_OF = {"staff": "staffing", "cameras": "cameras", "response": "response",
+            "blind_spots": "blind-spots"}
+OUTSIDE_COLOUR = tabs.SHAPE_COLOURS["outside_5min"]
+UNGRIDDED_COLOUR = tabs.SHAPE_COLOURS["ungridded"]
+CAMERA_COLOUR = "#2171b5"
+ROAD_COLOURS = {p: tabs.SHAPE_COLOURS[f"roads_{p}"] for p in ("covered", "uncovered")}
+ROADS_FROM = 11                # streets from this zoom
+TAB_GRID_ZOOM_AFTER = 1        # tabs draw grids from the overview's grid zoom + this
+INCIDENT_COLOUR = "#c00000"
 
-STAFF_CLASSES = (  # (flag, colour, label): the first flag that holds colours the grid
-    ("no_staff", "#67000d", "无网格长且无网格员 No head and no worker"),
-    ("no_head", "#e6550d", "无网格长 No grid head"),
-    ("no_worker", "#fb6a4a", "无网格员 No grid worker"),
-    ("over_target", "#fdd049", "每名网格员户数超标 Households per worker over target"),
-    (None, "#74c476", "配备齐全 Staffed within target"),
-)
-SHARE_CLASSES = ((0.0, "#f7f7f7", "0%"), (0.2, "#c6dbef", "0–20%"), (0.4, "#9ecae1", "20–40%"),
-                 (0.6, "#6baed6", "40–60%"), (0.8, "#3182bd", "60–80%"),
-                 (1.01, "#08519c", "80–100%"))
-RESPONSE_STYLE = {1: ("#006d2c", 0.45), 3: ("#41ab5d", 0.30), 5: ("#a1d99b", 0.25)}
-OUTSIDE_COLOUR = "#cb181d"
-UNGRIDDED_COLOUR = "#7a0177"
-
-
-def _level() -> str:
-    level = request.args.get("level", "township")
-    if level not in ("township", "village"):
-        raise InputError("level must be township or village", field="level")
-    return level
+GRID_COLOURS = ("#edf8e9", "#bae4b3", "#74c476", "#31a354", "#006d2c")
+GRID_TOOLTIP = [["code", "网格编码 Grid code"], ["name", "名称 Name"], ["parent", "所属 Unit"],
+                ["households", "户数 Households"], ["population", "人口 Population"]]
 
 
-def _geojson(frame, columns) -> dict:
-    """A GeoJSON FeatureCollection of a GeoDataFrame, simplified for display."""
-    feats = []
-    simple = frame.geometry.simplify(SIMPLIFY_DEG, preserve_topology=True)
-    for (_i, row), geom in zip(frame.iterrows(), simple):
-        if geom is None or geom.is_empty:
-            continue
-        props = {c: report.plain(row[c]) for c in columns}
-        feats.append({"type": "Feature", "geometry": geom.__geo_interface__, "properties": props})
-    return {"type": "FeatureCollection", "features": feats}
-
-
-
-def _pct(v) -> str:
-    return "—" if v is None or v != v else f"{v * 100:.1f}%"
-
-
-def _base(conn, ctx):
-    m = new_map(ctx.grids.total_bounds.tolist() if len(ctx.grids) else None)
-    return m
-
-
-def _finish(m, conn, ctx):
-    outline_layers(m, outlines(conn, ctx.scope, ("cities", "townships", "villages")))
-    folium.LayerControl(collapsed=False).add_to(m)
-
-
-SYNTHETIC_LABELS = {"staff": "网格人员 staff", "cameras": "摄像头 cameras",
-                    "posts": "派出所/巡逻站 posts", "roads": "道路 roads"}
-
-
-def _synthetic_note(ctx) -> list[str]:
-    if not ctx.synthetic:
-        return []
-    kinds = ", ".join(SYNTHETIC_LABELS[k] for k in ctx.synthetic)
-    return [f"演示数据为合成数据，并非真实人员、设备或道路 Synthetic demo data, not real "
-            f"people, devices or streets: {kinds}."]
-
-
-def _page(tab, title, m, *, ctx, stats, legend, table, columns, notes=(), level="township",
-          csv_theme=None):
-    notes = [*notes, *_synthetic_note(ctx)]
-    return render_template(
-        "coverage/coverage.html", title=title, page="coverage", tab=tab, tabs=TABS, stats=stats,
-        legend=legend, table=table, columns=columns, notes=notes, level=level,
-        csv_url=url_for("coverage_api.coverage_table", theme=csv_theme, level=level,
-                        format="csv") if csv_theme else None, **map_parts(m))
+def _class_legend(breaks, colours, what: str) -> list[tuple[str, str, str]]:
+    """Legend rows (colour, symbol, label) of quantile classes with upper bounds `breaks`."""
+    rows, low = [], 0
+    for colour, high in zip(colours, breaks):
+        rows.append((colour, "■", f"{what} {low:,.0f}–{high:,.0f}"))
+        low = high
+    return rows
 
 
 @bp.get("/coverage")
@@ -100,331 +55,277 @@ def coverage():
     scope = principal().scope
     with engine().connect() as conn:
         view = report.grid_overview(conn, scope)
-        context = outlines(conn, scope, ("cities", "townships", "villages", "hamlets"))
-    gen, grids, uncovered = view["generation"], view["grids"], view["uncovered"]
+        min_zoom = grid_min_zoom(conn, view["generation"]["id"])
+    gen, totals = view["generation"], view["totals"]
     m = new_map(view["bounds"])
-    households = [f["properties"]["households"] for f in grids["features"]] or [0]
-    cmap = cm.LinearColormap(["#f7fcf5", "#74c476", "#00441b"], vmin=min(households),
-                             vmax=max(households),
-                             caption="每网格户数 Households per grid")
-    grid_group = layer(m, "网格 Grids (户数 households)")
-    geojson(grid_group, grids,
-            style=lambda f: {"fillColor": cmap(f["properties"]["households"]),
-                             "color": "#555555", "weight": 0.5, "fillOpacity": 0.65},
-            highlight=lambda f: {"weight": 2, "color": "#000000"},
-            fields=("code", "name", "parent_name", "households", "population"),
-            aliases=("网格编码 Grid code", "名称 Name", "所属 Unit", "户数 Households",
-                     "人口 Population"))
-    cmap.add_to(m)
-    outline_layers(m, context)
-    gap_group = layer(m, f"未覆盖事件 Uncovered incidents ({len(uncovered)})")
-    for r in uncovered:
-        kind = CATEGORIES.get(r["category"], (r["category"], ""))
-        circle(gap_group, r["lat"], r["lon"],
-               f"未覆盖 Uncovered: {r['external_id']} {kind[0]} {kind[1]} "
-               f"{r['occurred_at']:%Y-%m-%d}", radius=6, color="#c00000", fill=True,
-               fill_opacity=0.9)
+    grid_colours = GRID_COLOURS[-len(view["grid_breaks"]):] if view["grid_breaks"] else ()
+    village_colours = GRID_COLOURS[-len(view["village_breaks"]):] \
+        if view["village_breaks"] else ()
+    VectorTiles(tile_url("villages", g=gen["id"]), "村/社区户数 Villages (households)", {
+        "layer": "villages", "maxZoom": max(min_zoom - 1, 0),
+        "fill": class_rule("households", view["village_breaks"], village_colours),
+        "style": {"color": "#1f5fa8", "weight": 0.8, "fillOpacity": 0.55},
+        "tooltip": [["code", "代码 Code"], ["name", "名称 Name"],
+                    ["households", "户数 Households"]],
+        "highlight": {"weight": 2, "color": "#000000"}}).add_to(m)
+    VectorTiles(tile_url("grids", g=gen["id"]), "网格 Grids (户数 households)", {
+        "layer": "grids", "minZoom": min_zoom,
+        "fill": class_rule("households", view["grid_breaks"], grid_colours),
+        "style": {"color": "#555555", "weight": 0.5, "fillOpacity": 0.65},
+        "tooltip": GRID_TOOLTIP, "highlight": {"weight": 2, "color": "#000000"}}).add_to(m)
+    outline_tiles(m, gen["id"], labels=view["labels"])
+    VectorTiles(tile_url("uncovered", g=gen["id"]),
+                f"未覆盖事件 Uncovered incidents ({totals['uncovered']})", {
+                    "layer": "incidents", "svg": True,
+                    "style": {"radius": 6, "color": "#c00000", "fill": True,
+                              "fillColor": "#c00000", "fillOpacity": 0.9, "weight": 1},
+                    "radius": {"min": 5, "max": 14, "scale": 1.5},
+                    "tooltip": [["external_id", "未覆盖 Uncovered"], ["category", "类别 Category"],
+                                ["day", "日期 Date"], ["count", "事件 Incidents"]]}).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
-    stats = {
-        "grids": len(grids["features"]),
-        "households": sum(households),
-        "uncovered": len(uncovered),
-        "generation": gen["name"],
-        "city": view["city"],
-    }
+    stats = {"grids": totals["grids"], "households": totals["households"],
+             "uncovered": totals["uncovered"], "generation": gen["name"], "city": view["city"],
+             "min_zoom": min_zoom}
     legend = [("#c00000", "●", "未覆盖事件 Uncovered incident (coverage gap)"),
               ("#444444", "- -", "乡镇/街道界 Township boundary"),
               ("#1f5fa8", "—", "村/社区界 Village / community boundary")]
+    legend += _class_legend(view["grid_breaks"], grid_colours, "每网格户数 Households per grid")
     return render_template("coverage/map.html", title="覆盖地图 Coverage map", page="coverage",
                            stats=stats, legend=legend, **map_parts(m))
 
 
+# ---- the tabs: shells over /api/v1/coverage/<theme>/map ----
+
+GRID_BASE_TIP = [["code", "网格编码 Grid"], ["name", "名称 Name"], ["parent", "所属 Unit"]]
+VILLAGE_BASE_TIP = [["code", "代码 Code"], ["name", "名称 Name"]]
+GRID_TIPS = {
+    "staffing": [*GRID_BASE_TIP, ["households", "户数 Households"], ["status", "状态 Status"],
+                 ["heads", "网格长 Heads"], ["full_time", "专职 Full-time"],
+                 ["part_time", "兼职 Part-time"], ["worker_fte", "折合人数 Worker FTE"],
+                 ["hh_per_worker", "户/人 Households per worker"]],
+    "cameras": [*GRID_BASE_TIP, ["cameras", "摄像头 Cameras"], ["area_pct", "面积覆盖 Area covered"],
+                ["road_pct", "道路覆盖 Road covered"]],
+    "response": [*GRID_BASE_TIP, ["households", "户数 Households"], ["reach", "响应 Reach"],
+                 ["pct_1", "1分钟圈内 Inside 1 min"], ["pct_3", "3分钟圈内 Inside 3 min"],
+                 ["pct_5", "5分钟圈内 Inside 5 min"]],
+    "blind-spots": [*GRID_BASE_TIP, ["households", "户数 Households"], ["gap", "盲区 Gap"]],
+}
+VILLAGE_TIPS = {
+    "staffing": [*VILLAGE_BASE_TIP, ["households", "户数 Households"], ["grids", "网格 Grids"],
+                 ["gap_grids", "缺网格长或网格员 Grids without head or worker"],
+                 ["gap_pct", "比例 Share"]],
+    "cameras": [*VILLAGE_BASE_TIP, ["cameras", "摄像头 Cameras"],
+                ["area_pct", "面积覆盖 Area covered"], ["road_pct", "道路覆盖 Road covered"],
+                ["grids_without_camera", "无覆盖网格 Grids without camera"]],
+    "response": [*VILLAGE_BASE_TIP, ["households", "户数 Households"], ["reach", "响应 Reach"],
+                 ["pct_1", "1分钟户数 Households 1 min"], ["pct_3", "3分钟户数 Households 3 min"],
+                 ["pct_5", "5分钟户数 Households 5 min"]],
+    "blind-spots": [*VILLAGE_BASE_TIP, ["grids", "网格 Grids"],
+                    ["gap_grids", "无人员或无视频 Without staff or cameras"],
+                    ["gap_pct", "比例 Share"]],
+}
+GRID_LAYER_NAMES = {"staffing": "网格人员配备 Grid staffing",
+                    "cameras": "网格视频覆盖率 Grid camera coverage (area)",
+                    "response": "网格响应时间 Grid response time",
+                    "blind-spots": "无人员或无视频的网格 Grids without staff or cameras"}
+# stacking: fills at the bottom, then translucent areas, outlines, lines and points on top
+Z_FILL, Z_AREA, Z_SHAPE, Z_OUTLINE, Z_LINE, Z_POINT = 2, 3, 4, 5, 6, 8
+
+
+def _tiles(m, z: dict, url: str, name: str, spec: dict, at: int, show: bool = True):
+    layer_ = VectorTiles(url, name, spec, show=show)
+    layer_.add_to(m)
+    z[layer_.get_name()] = at
+    return layer_
+
+
+def _outlines(m, z: dict, gen: int, labels, min_zoom: int) -> list:
+    """Unit outlines (village lines only where grids are drawn: the village classes below
+    outline themselves) and township names."""
+    out = []
+    for name in ("cities", "townships", "villages"):
+        spec = {"layer": name, "style": {**LEVEL_STYLE[name], "fill": False}}
+        if name == "villages":
+            spec["minZoom"] = min_zoom
+        out.append(_tiles(m, z, tile_url(name, g=gen), LEVEL_LAYER_NAMES[name], spec,
+                          Z_OUTLINE))
+    if labels:
+        group = layer(m, "乡镇名称 Township names")
+        for p in labels:
+            label(group, p["lat"], p["lon"], p["name"])
+    return out
+
+
+def _camera_layers(m, z, gen, has_roads) -> tuple[list, list]:
+    made = [_tiles(m, z, tile_url("camera_views", g=gen), "摄像头视域 Camera fields of view", {
+        "layer": "camera_views", "minZoom": tiles.VIEWS_FROM,
+        "style": {"fill": True, "fillColor": CAMERA_COLOUR, "color": CAMERA_COLOUR,
+                  "weight": 0.5, "fillOpacity": 0.25}}, Z_AREA)]
+    legend = [(CAMERA_COLOUR, f"摄像头视域 Camera field of view (range, direction, angle; from "
+                              f"zoom {tiles.VIEWS_FROM})")]
+    if has_roads:
+        legend += [(ROAD_COLOURS["covered"], "已覆盖街道 Street within camera view"),
+                   (ROAD_COLOURS["uncovered"], "未覆盖街道 Street outside camera view")]
+    made.append(_tiles(m, z, tile_url("cameras", g=gen), "摄像头 Cameras", {
+        "layer": "cameras", "svg": True,
+        "style": {"radius": 4, "color": "#08306b", "weight": 1, "fill": True,
+                  "fillColor": CAMERA_COLOUR, "fillOpacity": 0.9},
+        "radius": {"min": 3, "max": 12, "scale": 1.2},
+        "tooltip": [["external_id", "摄像头 Camera"], ["name", "名称 Name"],
+                    ["range_m", "射程 Range (m)"], ["direction_deg", "方向 Direction (°)"],
+                    ["fov_deg", "视角 Field of view (°)"], ["count", "摄像头 Cameras"]]},
+        Z_POINT))
+    legend.append(("#08306b", f"● 摄像头 Camera (zoom {tiles.CAMERA_POINTS_FROM}+; below: "
+                              f"circles sized by count)"))
+    return made, legend
+
+
+def _response_layers(m, z, gen) -> tuple[list, list]:
+    made = []
+    legend = [(tabs.SHAPE_COLOURS[f"reach_{mi}"], f"{mi}分钟响应圈 Reachable within {mi} "
+                                                   f"minute(s) (nested, translucent)")
+              for mi in tiles.RESPONSE_MINUTES]
+    made.append(_tiles(m, z, tile_url("posts", g=gen), "派出所/巡逻站 Police posts / patrol "
+                       "stations", {
+                           "layer": "posts", "svg": True, "fill": {"property": "colour"},
+                           "style": {"radius": 7, "color": "#ffffff", "weight": 1.5,
+                                     "fillOpacity": 0.95},
+                           "tooltip": [["name", "名称 Name"], ["kind_label", "类型 Kind"],
+                                       ["external_id", "编号 Id"], ["method", "方法 Method"]]},
+                       Z_POINT))
+    legend += [(k["colour"], f"● {k['label']}") for k in tiles.POST_KINDS.values()]
+    return made, legend
+
+
+def _uncovered_layer(m, z, gen) -> list:
+    return [_tiles(m, z, tile_url("uncovered", g=gen),
+                   "网格外事件 Incidents outside every grid", {
+                       "layer": "incidents", "svg": True,
+                       "style": {"radius": 6, "color": INCIDENT_COLOUR, "fill": True,
+                                 "fillColor": INCIDENT_COLOUR, "fillOpacity": 0.9, "weight": 1},
+                       "radius": {"min": 5, "max": 14, "scale": 1.5},
+                       "tooltip": [["external_id", "网格外 Outside grids"],
+                                   ["category", "类别 Category"], ["day", "日期 Date"],
+                                   ["count", "事件 Incidents"]]}, Z_POINT)]
+
+
+def _shape_defs(gen: int, theme: str) -> list[dict]:
+    """The shapes a theme's result stores, as tile layers the page adds once it has the key:
+    translucent areas stay without events so the grids below keep their tooltips; land in no
+    grid (which no grid lies under) has a tooltip. The shapes are stored in pieces cut along
+    tiles (gis.store.tiles.shape_id), so they are filled without outlines, which would show
+    the cuts."""
+    defs = []
+
+    def add(layer_, params, kind, name, colour, opacity, tooltip=None):
+        spec = {"layer": layer_,
+                "style": {"fill": True, "fillColor": colour, "stroke": False, "weight": 0,
+                          "fillOpacity": opacity}}
+        if tooltip:
+            spec.update(svg=True, tooltip=tooltip)
+        defs.append({"kind": kind, "tiles": tile_url(layer_, g=gen, **params), "spec": spec,
+                     "name": name,
+                     "z": Z_SHAPE if kind in ("ungridded", "outside_5min") else Z_AREA})
+
+    if theme == "cameras":
+        for part, name in (("covered", "已覆盖街道 Covered streets"),
+                           ("uncovered", "未覆盖街道 Uncovered streets")):
+            defs.append({"kind": f"roads_{part}", "name": name, "z": Z_LINE,
+                         "tiles": tile_url("roads", g=gen, kind=part), "spec": {
+                             "layer": "roads", "minZoom": ROADS_FROM,
+                             "style": {"color": ROAD_COLOURS[part], "weight": 3,
+                                       "opacity": 0.9, "fill": False}}})
+    if theme == "response":  # one layer: 5, 3 and 1 minutes drawn in turn, each its colour
+        add("response_areas", {}, "reach_5", "1-3-5分钟响应圈 1, 3 and 5-minute circles",
+            tabs.SHAPE_COLOURS["reach_5"], 0.3)
+        defs[-1]["spec"]["fill"] = {"property": "colour"}
+    if theme in ("response", "blind-spots"):
+        add("blind_spots", {"kind": "outside_5min"}, "outside_5min",
+            "5分钟响应圈外 Outside every 5-minute circle", OUTSIDE_COLOUR, 0.15)
+    if theme == "blind-spots":
+        add("blind_spots", {"kind": "ungridded"}, "ungridded",
+            "未划入网格的土地 Land in no grid", UNGRIDDED_COLOUR, 0.7,
+            tooltip=[["label", "盲区 Blind spot"], ["name", "乡镇/街道 Township"],
+                     ["km2", "面积 km² (乡镇合计 township total)"]])
+    return defs
+
+
+def _tab(key: str):
+    """A coverage tab's shell."""
+    theme = THEME_OF[key]
+    scope = principal().scope
+    level = tabs.check(theme, request.args.get("level"))
+    with engine().connect() as conn:
+        fr = tabs.frame(conn, scope)
+        # one zoom later than the overview: a tab's classes need grids a few pixels wide, and
+        # a tile then holds about a quarter as many (villages, with their classes, below)
+        min_zoom = grid_min_zoom(conn, fr["generation"]) + TAB_GRID_ZOOM_AFTER
+    gen = fr["generation"]
+    m = new_map(fr["bounds"])
+    z: dict[str, int] = {}
+    made, legend = [], []
+    if theme == "cameras":
+        made, legend = _camera_layers(m, z, gen, fr["has_roads"])
+    elif theme == "response":
+        made, legend = _response_layers(m, z, gen)
+        legend.append((OUTSIDE_COLOUR, "5分钟圈外 Outside every 5-minute circle (blind spot)"))
+    elif theme == "blind-spots":
+        made = _uncovered_layer(m, z, gen)
+        legend = [(UNGRIDDED_COLOUR, "未划入网格的土地 Land inside the city in no grid"),
+                  (INCIDENT_COLOUR, "● 网格外事件 Incident outside every grid"),
+                  (OUTSIDE_COLOUR, "5分钟响应圈外 Outside every 5-minute response circle")]
+    made += _outlines(m, z, gen, fr["labels"], min_zoom)
+    legend += [("#444444", "- - 乡镇/街道界 Township boundary"),
+               ("#1f5fa8", "— 村/社区界 Village / community boundary")]
+    control = folium.LayerControl(collapsed=False)
+    control.add_to(m)
+    fill = {"property": "colour", "missing": "#eeeeee"}
+    highlight = {"weight": 2, "color": "#000000"}
+    config = {
+        "theme": theme, "level": level, "map": m.get_name(), "control": control.get_name(),
+        "api": url_for("coverage_api.coverage_map", theme=theme),
+        "csv": url_for("coverage_api.coverage_table", theme=theme),
+        "page_url": url_for(f"coverage_pages.{key}"), "z": z, "min_zoom": min_zoom,
+        "grid": {"tiles": tile_url("grids", g=gen), "name": GRID_LAYER_NAMES[theme],
+                 "z": Z_FILL, "spec": {
+                     "layer": "grids", "minZoom": min_zoom, "fill": fill,
+                     "style": {"color": "#555555", "weight": 0.5, "fillOpacity": 0.7},
+                     "tooltip": GRID_TIPS[theme], "highlight": highlight}},
+        "village": {"tiles": tile_url("villages", g=gen), "z": Z_FILL,
+                    "name": "村/社区 Villages (低缩放级别 below grid zoom)", "spec": {
+                        "layer": "villages", "maxZoom": max(min_zoom - 1, 0), "fill": fill,
+                        "style": {"color": "#1f5fa8", "weight": 0.8, "fillOpacity": 0.6},
+                        "tooltip": VILLAGE_TIPS[theme], "highlight": highlight}},
+        "shapes": _shape_defs(gen, theme),
+    }
+    return render_template(
+        "coverage/coverage.html", title=tabs.TITLES[theme], page="coverage", tab=key, tabs=TABS,
+        theme=theme, level=level, levels=tabs.levels_of(theme),
+        columns=tabs.columns(theme, level), legend=legend, min_zoom=min_zoom,
+        views_from=tiles.VIEWS_FROM, roads_from=ROADS_FROM, notes=tabs.synthetic_note(fr["synthetic"]),
+        csv_url=url_for("coverage_api.coverage_table", theme=theme, level=level, format="csv"),
+        page_config=config, **map_parts(m, expose=(control, *made)))
+
+
 @bp.get("/coverage/staff")
 @requires("view")
-@heavy
 def staff():
-    level = _level()
-    with engine().connect() as conn:
-        ctx = report.context(conn, principal().scope)
-        per_grid = report.staff_per_grid(conn, ctx)
-        units = report.staff_units(conn, ctx, level)
-        m = _base(conn, ctx)
-        per_grid = per_grid.copy()
-        per_grid["status"] = "ok"
-        per_grid["colour"] = STAFF_CLASSES[-1][1]
-        for flag, colour, _label in reversed(STAFF_CLASSES[:-1]):
-            per_grid.loc[per_grid[flag], "colour"] = colour
-            per_grid.loc[per_grid[flag], "status"] = flag
-        per_grid["hh_per_worker"] = per_grid["households_per_worker"].round(0)
-        group = layer(m, "网格人员配备 Grid staffing")
-        geojson(group, _geojson(per_grid, ["code", "name", "village_name", "households",
-                                           "heads", "full_time", "part_time", "worker_fte",
-                                           "hh_per_worker", "colour"]),
-                style=lambda f: {"fillColor": f["properties"]["colour"], "color": "#555",
-                                 "weight": 0.5, "fillOpacity": 0.7},
-                highlight=lambda f: {"weight": 2, "color": "#000"},
-                fields=("code", "name", "village_name", "households", "heads", "full_time",
-                        "part_time", "worker_fte", "hh_per_worker"),
-                aliases=("网格编码 Grid", "名称 Name", "村/社区 Village", "户数 Households",
-                         "网格长 Heads", "专职 Full-time", "兼职 Part-time",
-                         "折合人数 Worker FTE", "户/人 Households per worker"))
-        _finish(m, conn, ctx)
-        target = ctx.settings["households_per_worker"]
-    counts = {flag: int(per_grid[flag].sum()) for flag, *_ in STAFF_CLASSES[:-1]}
-    stats = [("网格 Grids", len(per_grid), "stat-grids"),
-             ("无网格长 No head", counts["no_head"], "stat-no-head"),
-             ("无网格员 No worker", counts["no_worker"], "stat-no-worker"),
-             ("超标 Over target", counts["over_target"], "stat-over-target"),
-             ("目标 Target", f"{target:g} 户/人 households per worker", "stat-target")]
-    counts[None] = int((per_grid["status"] == "ok").sum())
-    legend = [(c, f"{label} ({counts[flag]})") for flag, c, label in STAFF_CLASSES]
-    columns = [("unit_name", "单元 Unit"), ("grids", "网格 Grids"), ("heads", "网格长 Heads"),
-               ("worker_fte", "网格员(折合) Workers (FTE)"),
-               ("households_per_worker", "户/人 Households per worker"),
-               ("no_head", "无网格长 No head"), ("no_worker", "无网格员 No worker"),
-               ("over_target", "超标 Over target")]
-    notes = [f"兼职网格员按0.5人计；一人负责多个网格时平均分摊。Part-time workers count 0.5; a "
-             f"person serving several grids is shared equally among them. 目标 Target: "
-             f"{target:g} households per worker."]
-    return _page("staff", "人员配备 Grid staffing", m, ctx=ctx, stats=stats, legend=legend,
-                 table=_rows(units, columns), columns=columns, notes=notes, level=level,
-                 csv_theme="staffing")
+    return _tab("staff")
 
 
 @bp.get("/coverage/cameras")
 @requires("view")
-@heavy
 def cameras():
-    level = _level()
-    with engine().connect() as conn:
-        ctx = report.context(conn, principal().scope)
-        cov = report.camera_coverage(conn, ctx)
-        units = report.camera_units(conn, ctx, level)
-        per_grid = cov["per_grid"].copy()
-        per_grid["colour"] = [_share_colour(s) for s in per_grid["area_share"]]
-        per_grid["area_pct"] = [_pct(s) for s in per_grid["area_share"]]
-        per_grid["road_pct"] = [_pct(s) for s in per_grid["road_share"]]
-        m = _base(conn, ctx)
-        group = layer(m, "网格视频覆盖率 Grid camera coverage (area)")
-        geojson(group, _geojson(per_grid, ["code", "name", "cameras", "area_pct", "road_pct",
-                                           "colour"]),
-                style=lambda f: {"fillColor": f["properties"]["colour"], "color": "#555",
-                                 "weight": 0.5, "fillOpacity": 0.6},
-                fields=("code", "name", "cameras", "area_pct", "road_pct"),
-                aliases=("网格编码 Grid", "名称 Name", "摄像头 Cameras", "面积覆盖 Area covered",
-                         "道路覆盖 Road covered"))
-        prints = layer(m, "摄像头视域 Camera fields of view")
-        geojson(prints, _geojson(cov["footprints"], ["external_id", "range_m"]),
-                style=lambda f: {"fillColor": "#2171b5", "color": "#2171b5", "weight": 0.5,
-                                 "fillOpacity": 0.25},
-                fields=("external_id", "range_m"), aliases=("摄像头 Camera", "射程 Range (m)"))
-        for key, name, colour in (("roads_covered", "已覆盖街道 Covered streets", "#1a9850"),
-                                  ("roads_uncovered", "未覆盖街道 Uncovered streets", "#d73027")):
-            if len(cov[key]):
-                geojson(layer(m, name), _geojson(cov[key], []),
-                        style=lambda f, c=colour: {"color": c, "weight": 3, "opacity": 0.9})
-        _finish(m, conn, ctx)
-    totals = report.camera_totals(ctx, per_grid)
-    area, road = totals["area_share"], totals["road_share"]
-    stats = [("摄像头 Cameras", len(cov["cameras"]), "stat-cameras"),
-             ("面积覆盖 Area covered", _pct(area), "stat-area-share"),
-             ("道路覆盖 Street length covered", _pct(road) if road is not None else
-              "无路网 no roads loaded", "stat-road-share"),
-             ("无覆盖网格 Grids without camera", int(per_grid["no_camera"].sum()),
-              "stat-no-camera")]
-    legend = [(c, f"网格面积覆盖 Grid area covered {label}") for _t, c, label in SHARE_CLASSES]
-    legend += [("#2171b5", "摄像头视域 Camera field of view (range, direction, angle)"),
-               ("#1a9850", "已覆盖街道 Street within camera range"),
-               ("#d73027", "未覆盖街道 Street outside camera range")]
-    columns = [("unit_name", "单元 Unit"), ("grids", "网格 Grids"), ("cameras", "摄像头 Cameras"),
-               ("area_share", "面积覆盖 Area covered"), ("road_km", "道路 Roads (km)"),
-               ("road_share", "道路覆盖 Streets covered"),
-               ("grids_without_camera", "无覆盖网格 Grids without camera")]
-    notes = ["覆盖面积与道路长度在本地横轴墨卡托投影中以米计算。Areas and street lengths are "
-             "computed in metres in a local transverse Mercator projection."]
-    return _page("cameras", "视频覆盖 Camera coverage", m, ctx=ctx, stats=stats, legend=legend,
-                 table=_rows(units, columns, shares=("area_share", "road_share")),
-                 columns=columns, notes=notes, level=level, csv_theme="cameras")
-
-
-def _share_colour(share) -> str:
-    if share is None or share != share or share <= 0:
-        return SHARE_CLASSES[0][1]
-    for top, colour, _label in SHARE_CLASSES[1:]:
-        if share <= top:
-            return colour
-    return SHARE_CLASSES[-1][1]
+    return _tab("cameras")
 
 
 @bp.get("/coverage/response")
 @requires("view")
-@heavy
 def response():
-    level = _level()
-    with engine().connect() as conn:
-        ctx = report.context(conn, principal().scope)
-        res = report.response_coverage(conn, ctx)
-        units = report.response_units(conn, ctx, level)
-        m = _base(conn, ctx)
-        per_grid = res["per_grid"].copy()
-        for mi in MINUTES:
-            per_grid[f"pct_{mi}"] = [_pct(s) for s in per_grid[f"share_{mi}"]]
-        grids = layer(m, "网格 Grids (圈内比例 share inside)")
-        geojson(grids, _geojson(per_grid, ["code", "name", "households",
-                                           *(f"pct_{mi}" for mi in MINUTES)]),
-                style=lambda f: {"fill": True, "fillOpacity": 0, "color": "#777",
-                                 "weight": 0.4},
-                fields=("code", "name", "households", *(f"pct_{mi}" for mi in MINUTES)),
-                aliases=("网格编码 Grid", "名称 Name", "户数 Households",
-                         *(f"{mi}分钟圈内 Inside {mi} min" for mi in MINUTES)))
-        outside = layer(m, "5分钟圈外 Outside every 5-minute circle")
-        geojson(outside, _geojson(res["outside"], ["name"]),
-                style=lambda f: {"fillColor": OUTSIDE_COLOUR, "color": OUTSIDE_COLOUR,
-                                 "weight": 0.5, "fillOpacity": 0.18},
-                fields=("name",), aliases=("5分钟圈外 Outside 5 min",))
-        for mi in sorted(MINUTES, reverse=True):
-            colour, opacity = RESPONSE_STYLE.get(mi, ("#31a354", 0.3))
-            circle_layer = layer(m, f"{mi}分钟响应圈 {mi}-minute circle")
-            union = res["unions"][mi]
-            if not union.is_empty:
-                geojson(circle_layer, {"type": "FeatureCollection", "features": [
-                    {"type": "Feature", "properties": {},
-                     "geometry": union.simplify(SIMPLIFY_DEG).__geo_interface__}]},
-                    style=lambda f, c=colour, o=opacity: {"fillColor": c, "color": c,
-                                                          "weight": 1, "fillOpacity": o},
-                    text=f"{mi}分钟可达 Reachable in {mi} min")
-        method = dict(zip(res["areas"]["post_id"], res["areas"]["method"]))
-        posts = layer(m, "派出所/巡逻站 Police posts / patrol stations")
-        for p in res["posts"].itertuples():
-            is_post = p.kind == "police_post"
-            how = {"network": "路网 road network", "buffer": "速度缓冲 speed buffer"}.get(
-                method.get(p.id), "未计算 not computed")
-            circle(posts, p.lat, p.lon,
-                   f"{p.name} · {'派出所 Police post' if is_post else '巡逻站 Patrol station'}"
-                   f" · 方法 Method: {how}", radius=7 if is_post else 5,
-                   color="#08306b" if is_post else "#54278f", fill=True, fill_opacity=0.95)
-        _finish(m, conn, ctx)
-    stats = [("派出所/巡逻站 Posts", len(res["posts"]), "stat-posts")]
-    for mi, share in report.household_shares(per_grid).items():
-        stats.append((f"{mi}分钟圈内户数 Households within {mi} min", _pct(share),
-                      f"stat-households-{mi}"))
-    stats.append(("5分钟圈外面积 Land outside 5 min",
-                  f"{float(res['outside_km2'].sum()) if len(res['outside_km2']) else 0:,.1f} km²",
-                  "stat-outside-km2"))
-    notes = [_method_sentence(res)]
-    legend = [(RESPONSE_STYLE[mi][0], f"{mi}分钟响应圈 Reachable within {mi} minute(s)")
-              for mi in MINUTES]
-    legend += [(OUTSIDE_COLOUR, "5分钟圈外 Outside every 5-minute circle (blind spot)"),
-               ("#08306b", "● 派出所 Police post"), ("#54278f", "● 巡逻站 Patrol station")]
-    columns = [("unit_name", "单元 Unit"), ("grids", "网格 Grids"), ("households", "户数 Households"),
-               *((f"household_share_{mi}", f"{mi}分钟户数 Households {mi} min") for mi in MINUTES),
-               *((f"area_share_{mi}", f"{mi}分钟面积 Area {mi} min") for mi in MINUTES)]
-    share_cols = tuple(c for c, _ in columns if "share" in c)
-    return _page("response", "1-3-5分钟快速反应圈 1-3-5 minute response circles", m,
-                 ctx=ctx, stats=stats, legend=legend, table=_rows(units, columns, shares=share_cols),
-                 columns=columns, notes=notes, level=level, csv_theme="response")
-
-
-def _method_sentence(res) -> str:
-    methods = res["methods"]
-    net, buf = methods.get("network", 0), methods.get("buffer", 0)
-    parts = []
-    if net:
-        parts.append(f"{net} 个沿路网计算 along the road network "
-                     f"({', '.join(res['engines'])})")
-    if buf:
-        parts.append(f"{buf} 个按速度缓冲区 as speed buffers at {res['buffer_speed_kmh']:g} km/h "
-                     f"({'; '.join(res['buffer_reasons'])})")
-    if not parts:
-        return "尚无响应区 No response areas yet: import police posts (gridgis coverage " \
-               "import-posts)."
-    return ("计算方法 Method: " + "; ".join(parts) + ". 户数按网格面积均匀分布估计 Households "
-            "are assumed spread evenly over each grid.")
+    return _tab("response")
 
 
 @bp.get("/coverage/blind-spots")
 @requires("view")
-@heavy
 def blind_spots():
-    with engine().connect() as conn:
-        ctx = report.context(conn, principal().scope)
-        blind = report.blind_spots(conn, ctx)
-        layers = blind["layers"]
-        m = _base(conn, ctx)
-        _area_layer(m, layers["outside_5min"], "5分钟响应圈外 Outside every 5-minute circle",
-                    OUTSIDE_COLOUR, 0.15)
-        _area_layer(m, layers["grids_without_camera"], "无视频覆盖的网格 Grids without cameras",
-                    "#636363", 0.35)
-        _area_layer(m, layers["grids_without_staff"], "无人员的网格 Grids without staff",
-                    "#e6550d", 0.6)
-        _area_layer(m, layers["ungridded"], "未划入网格的土地 Land in no grid",
-                    UNGRIDDED_COLOUR, 0.7)
-        incidents = layers["uncovered_incidents"]
-        group = layer(m, f"网格外事件 Incidents outside every grid ({len(incidents)})")
-        for r in incidents.itertuples():
-            kind = CATEGORIES.get(r.category, (r.category, ""))
-            circle(group, r.lat, r.lon, f"网格外 Outside grids: {r.external_id} {kind[0]} "
-                   f"{kind[1]}", radius=6, color="#c00000", fill=True, fill_opacity=0.9)
-        _finish(m, conn, ctx)
-    table = blind["table"]
-    stats = [("未划网格土地 Land in no grid", f"{table['ungridded_km2'].sum():,.2f} km²",
-              "stat-ungridded"),
-             ("网格外事件 Incidents outside grids", int(table["uncovered_incidents"].sum()),
-              "stat-uncovered"),
-             ("无人员网格 Grids without staff", int(table["grids_without_staff"].sum()),
-              "stat-no-staff"),
-             ("无视频网格 Grids without cameras", int(table["grids_without_camera"].sum()),
-              "stat-no-camera"),
-             ("5分钟圈外 Outside 5 min", f"{table['outside_5min_km2'].sum():,.1f} km²",
-              "stat-outside")]
-    legend = [(UNGRIDDED_COLOUR, "未划入网格的土地 Land inside the city in no grid"),
-              ("#c00000", "● 网格外事件 Incident outside every grid"),
-              ("#e6550d", "无网格长和网格员的网格 Grid with no head and no worker"),
-              ("#636363", "无视频覆盖的网格 Grid with no camera coverage"),
-              (OUTSIDE_COLOUR, "5分钟响应圈外 Outside every 5-minute response circle")]
-    columns = [("unit_name", "乡镇/街道 Township"), ("ungridded_km2", "未划网格 km² Land in no grid"),
-               ("uncovered_incidents", "网格外事件 Incidents outside grids"),
-               ("grids", "网格 Grids"), ("grids_without_staff", "无人员 Without staff"),
-               ("grids_without_camera", "无视频 Without cameras"),
-               ("outside_5min_km2", "5分钟圈外 km² Outside 5 min"),
-               ("households_outside_5min", "圈外户数 Households outside 5 min")]
-    notes = ["全覆盖、不留死角 Full coverage, no blind spots: every count here should be zero. "
-             + _method_sentence(blind["response"])]
-    return _page("blind_spots", "盲区 Blind spots", m, ctx=ctx, stats=stats, legend=legend,
-                 table=_rows(table, columns, decimals={"ungridded_km2": 2,
-                                                       "outside_5min_km2": 1,
-                                                       "households_outside_5min": 0}),
-                 columns=columns, notes=notes, csv_theme="blind-spots")
-
-
-def _area_layer(m, frame, name, colour, opacity):
-    group = layer(m, f"{name} ({len(frame)})")
-    if len(frame):
-        cols = [c for c in ("code", "name") if c in frame.columns]
-        geojson(group, _geojson(frame, cols),
-                style=lambda f: {"fillColor": colour, "color": colour, "weight": 1,
-                                 "fillOpacity": opacity},
-                fields=cols, aliases=[{"code": "代码 Code", "name": "名称 Name"}[c] for c in cols],
-                text=None if cols else name)
-
-
-def _rows(frame, columns, shares=(), decimals=None) -> list[list[str]]:
-    """Table cells as display strings: shares as percentages, flags and counts as integers."""
-    decimals = decimals or {}
-    out = []
-    for r in frame.to_dict("records"):
-        cells = []
-        for key, _label in columns:
-            v = r.get(key)
-            if key in shares:
-                cells.append(_pct(v))
-            elif v is None or (isinstance(v, float) and v != v):
-                cells.append("—")
-            elif key in decimals:
-                cells.append(f"{v:,.{decimals[key]}f}")
-            elif isinstance(v, float):
-                cells.append(f"{v:,.1f}" if not float(v).is_integer() else f"{int(v):,}")
-            else:
-                cells.append(str(v))
-        out.append(cells)
-    return out
+    return _tab("blind_spots")
