@@ -20,7 +20,7 @@ from gis.incidents.importing import import_incidents
 from gis.planning import drafts
 from gis.store import db, scratch
 from tests.helpers import factory, free_port, make_account
-from tests.helpers.browser import Visit
+from tests.helpers.browser import Visit, painted, sweep_tooltips, wait_loaded
 
 PAYLOADS = [
     "x</script><script>alert('script')</script>",
@@ -132,7 +132,12 @@ def _visit_hostile_page(browser, base, path, admin):
             "script-src")[1].split(";")[0]
         assert headers["x-content-type-options"] == "nosniff"
         assert headers["x-frame-options"] == "DENY"
+        if v.page.locator("#gg-page").count():  # a report page: wait for its answer
+            wait_loaded(v.page)
         drawn, texts = v.page.evaluate(HOVER_ALL)
+        # features drawn on tile canvases: hover them for real and read the tooltips
+        drawn += painted(v.page)
+        texts += " " + " ".join(sweep_tooltips(v.page))
         v.page.wait_for_timeout(100)
         assert dialogs == [], f"{path}: a payload ran: {dialogs}"
         assert v.errors == [], f"{path}: script errors: {v.errors[:3]}"

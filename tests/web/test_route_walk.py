@@ -114,10 +114,11 @@ class Walker:
         endpoint, _ = adapter.match(path.split("?")[0], method=method)
         self.reached.add(endpoint)
         res = self.client.open(path, method=method, **kw)
-        leaked = find_foreign(res.get_data(as_text=True), self.markers)
+        # binary answers (map tiles) are searched too: codes and ids are ASCII inside them
+        leaked = find_foreign(res.get_data().decode("utf-8", "replace"), self.markers)
         assert not leaked, (f"{self.account['username']} {method} {path} -> {res.status_code} "
                             f"shows foreign records: {leaked[:5]}")
-        assert res.status_code < 500, res.get_data(as_text=True)[:500]
+        assert res.status_code < 500, res.get_data()[:500]
         return res
 
 
@@ -165,6 +166,57 @@ def get_paths(world):
     yield from plan_paths(world)
     yield from ["/maps/plans", *(f"/maps/plans/{plan_world(world)[k]}" for k in ("own", "foreign"))]
     yield from coverage_paths(world)
+    yield from analysis_paths()
+    yield from tile_paths(world)
+
+
+def analysis_paths():
+    for level in ("township", "village", "hamlet", "grid"):
+        yield f"/api/v1/analysis/rates?level={level}"
+    yield f"/api/v1/analysis/rates?level=grid&unit={T2[:9]}001&measure=count"
+    yield "/api/v1/analysis/hotspots"
+    yield "/api/v1/analysis/hotspots?category=dispute&bandwidth=250"
+
+
+def tile_of(lon, lat, z):
+    import math
+    n = 2 ** z
+    return (int((lon + 180) / 360 * n),
+            int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n))
+
+
+def tile_paths(world):
+    """Every tile over the city (and the outside incident) of every layer at a few zooms."""
+    from gis.tiles.layers import LAYERS
+    xs = [p[0] for p in world["grid_points"].values()] + [OUTSIDE[0]]
+    ys = [p[1] for p in world["grid_points"].values()] + [OUTSIDE[1]]
+    for z in (9, 12, 15):
+        (x0, y0), (x1, y1) = tile_of(min(xs), max(ys), z), tile_of(max(xs), min(ys), z)
+        for x in range(x0, x1 + 1):
+            for y in range(y0, y1 + 1):
+                for layer in LAYERS:
+                    if z == 15 and layer not in ("incidents", "uncovered"):
+                        continue
+                    yield f"/tiles/{layer}/{z}/{x}/{y}.mvt"
+
+
+def result_tiles(w: "Walker", world) -> None:
+    """Tiles drawing the account's own stored results, and another account's refused."""
+    z = 12
+    x, y = tile_of(*next(iter(world["grid_points"].values())), z)
+    for level, layer in (("township", "townships"), ("grid", "grids")):
+        res = w.send("GET", f"/api/v1/analysis/rates?level={level}")
+        if res.status_code != 200:
+            continue
+        key = res.get_json()["result"]
+        assert w.send("GET", f"/tiles/{layer}/{z}/{x}/{y}.mvt?result={key}").status_code \
+            in (200, 204)
+    foreign = world.setdefault("admin_result", None)
+    if foreign and w.account["role"] != "admin":
+        plain = w.send("GET", f"/tiles/grids/{z}/{x}/{y}.mvt").status_code
+        res = w.send("GET", f"/tiles/grids/{z}/{x}/{y}.mvt?result={foreign}")
+        # a reader gets "no such result for you" (not the admin's values); others the 403
+        assert res.status_code == (404 if plain in (200, 204) else plain)
 
 
 def coverage_world(world) -> dict:
@@ -203,10 +255,12 @@ def coverage_paths(world):
                 "/maps/coverage/cameras", "/maps/coverage/response?level=village",
                 "/maps/coverage/blind-spots")
     yield from ("/api/v1/staff", "/api/v1/cameras", "/api/v1/posts", "/api/v1/roads",
-                "/api/v1/coverage/settings", "/api/v1/coverage/blind-spots?format=csv")
+                "/api/v1/coverage/settings", "/api/v1/coverage/blind-spots?format=csv",
+                "/api/v1/coverage/blind-spots/map")
     for theme in ("staffing", "cameras", "response"):
         for level in ("township", "village", "grid"):
             yield f"/api/v1/coverage/{theme}?level={level}"
+            yield f"/api/v1/coverage/{theme}/map?level={level}"
     for eid in cov["staff"]:
         yield f"/api/v1/staff/{eid}"
 
@@ -216,6 +270,10 @@ def test_reads_show_nothing_from_outside_the_jurisdiction(world, reached, name):
     w = Walker(world, name, reached)
     for path in get_paths(world):
         w.send("GET", path)
+    if w.account["role"] == "admin":
+        world["admin_result"] = w.send("GET", "/api/v1/analysis/rates?level=grid"
+                                       ).get_json()["result"]
+    result_tiles(w, world)
     # and what is inside is there: the account's own incidents are listed
     if w.account["role"] != "client":
         body = w.send("GET", "/api/v1/collections/incidents/items?limit=10000").get_json()
