@@ -7,6 +7,9 @@ from datetime import datetime, timedelta, timezone
 from gis.errors import UnprocessableError
 
 CST = timezone(timedelta(hours=8))
+# the years a record's times may lie in (what every reader, pandas included, can hold)
+EARLIEST = datetime(1900, 1, 1, tzinfo=CST)
+LATEST = datetime(2200, 1, 1, tzinfo=CST)
 
 
 def parse_time(value, field: str) -> datetime:
@@ -16,4 +19,8 @@ def parse_time(value, field: str) -> datetime:
         dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         raise UnprocessableError(f"{field} {value!r} is not an ISO 8601 date-time", field=field)
-    return dt if dt.tzinfo else dt.replace(tzinfo=CST)
+    dt = dt if dt.tzinfo else dt.replace(tzinfo=CST)
+    if not EARLIEST <= dt < LATEST:
+        raise UnprocessableError(f"{field} {value!r} is outside {EARLIEST.year}-"
+                                 f"{LATEST.year - 1}", field=field)
+    return dt

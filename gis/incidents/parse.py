@@ -16,7 +16,7 @@ from gis.domain import CATEGORIES, SEVERITIES, STATUSES
 from gis.errors import InputError, UnprocessableError
 from gis.files import READ_ERROR
 from gis.geo.crs import STORAGE_CRS, normalise_crs_name, to_storage
-from gis.times import parse_time
+from gis.times import EARLIEST, LATEST, parse_time
 
 MAX_ID_LENGTH = 128
 MAX_DESCRIPTION = 5000  # characters of free text per incident
@@ -179,11 +179,14 @@ def validate_table(raw: pd.DataFrame, crs: str | None = None, default_source: st
         flag((x.abs() > 180) | (y.abs() > 90), "lon/lat out of range")
     occurred = _times(get("occurred_at"))
     flag(occurred.isna(), "occurred_at is not an ISO 8601 date-time")
+    span = f"{EARLIEST.year}-{LATEST.year - 1}"
+    flag((occurred < EARLIEST) | (occurred >= LATEST), f"occurred_at is outside {span}")
     reported_raw = get("reported_at")
     reported = _times(reported_raw)
     now = pd.Timestamp(now or datetime.now(timezone.utc))
     flag((reported_raw != "") & reported.isna(), "reported_at is not an ISO 8601 date-time")
     reported = reported.fillna(now)
+    flag((reported < EARLIEST) | (reported >= LATEST), f"reported_at is outside {span}")
     flag(reported < occurred, "reported_at is earlier than occurred_at")
     key = df["source"] + "\x00" + df["external_id"]
     flag(key.duplicated(keep="first"), "external_id repeated within the file")

@@ -76,7 +76,10 @@ def points(conn: Connection, scope: Scope, f: IncidentFilter, unit_scope: Scope 
         f"array_agg(extract(epoch FROM s.occurred_at)::float8) FROM ({sql}) s"), params).one()
     lon, lat, epoch = (np.asarray(v if v is not None else [], dtype="float64") for v in row)
     return pd.DataFrame({"lon": lon, "lat": lat,
-                         "occurred_at": pd.to_datetime(epoch, unit="s", utc=True)})
+                         # microseconds hold any stored year (nanoseconds stop at 2262)
+                         "occurred_at": pd.to_datetime(
+                             np.round(epoch * 1e6).astype("int64").astype("datetime64[us]"),
+                             utc=True)})
 
 
 def unit_counts(conn: Connection, scope: Scope, f: IncidentFilter, unit_scope: Scope | None,

@@ -146,6 +146,8 @@ def test_post_gcj02_incident_is_converted(factory_client):
                                      "occurred_at": "2026-01-01T00:00:00"}}, 422, "external_id"),
     (feature("x", category="alien_landing"), 422, "category"),
     (feature("x", occurred_at="yesterday"), 422, "occurred_at"),
+    (feature("x", occurred_at="0001-01-01T00:00:00+08:00"), 422, "outside 1900"),
+    (feature("x", occurred_at="9999-12-31T23:00:00+08:00"), 422, "outside 1900"),
     (feature("x", occurred_at="2026-05-02T00:00:00+08:00",
              reported_at="2026-05-01T00:00:00+08:00"), 422, "earlier"),
     ({**feature("x"), "crs": {"type": "name", "properties": {"name": "EPSG:0"}}}, 400, "unknown"),

@@ -84,6 +84,17 @@ def test_bad_rows_reject_the_whole_file(factory_copy, tmp_path):
     assert [r[0] for r in stored(factory_copy)] == ["B-0", "B-2"]
 
 
+def test_times_outside_the_years_records_may_hold_are_bad_rows(factory_copy, tmp_path):
+    rows = rows_at([(125.05, 46.05), (125.3, 46.3), (125.31, 46.31)])
+    rows[0] = ("Y-0", "dispute_land", "1899-12-31T08:00:00", 125.05, 46.05, "low", "reported")
+    rows[2] = ("Y-2", "dispute_land", "2250-01-01T08:00:00", 125.31, 46.31, "low", "reported")
+    with pytest.raises(ValidationFailed) as err:
+        import_incidents(db.engine(factory_copy), write_csv(tmp_path / "y.csv", rows))
+    assert [d["row"] for d in err.value.details] == [2, 4]
+    assert all("outside 1900-2199" in d["error"] for d in err.value.details)
+    assert stored(factory_copy) == []
+
+
 def test_duplicate_ids_inside_a_file_are_reported(factory_copy, tmp_path):
     rows = rows_at([(125.05, 46.05), (125.3, 46.3)])
     rows.append(rows[0])
