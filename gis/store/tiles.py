@@ -110,23 +110,8 @@ def incidents(conn: Connection, scope: Scope, z: int, x: int, y: int, *, where: 
                            AS geom
                 {base}) t WHERE t.geom IS NOT NULL"""
     else:
-        # bins of 1/64 of the tile, counted by floor so that every incident is in exactly one
-        # tile's bins at each zoom (no buffer: the counts add up across tiles)
-        sql = f"""WITH b AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env,
-                                ST_Transform(ST_TileEnvelope(:z, :x, :y), 4326) AS q),
-            pts AS (SELECT ST_Transform(i.geom, 3857) AS g {base}),
-            cells AS (SELECT floor((ST_X(g) - ST_XMin(b.env)) / :cell) AS cx,
-                             floor((ST_Y(g) - ST_YMin(b.env)) / :cell) AS cy, count(*) AS count
-                      FROM pts CROSS JOIN b GROUP BY 1, 2)
-            SELECT ST_AsMVT(t, 'incidents', {EXTENT}, 'geom') FROM (
-                SELECT c.count, ST_AsMVTGeom(ST_SetSRID(ST_MakePoint(
-                           ST_XMin(b.env) + (c.cx + 0.5) * :cell,
-                           ST_YMin(b.env) + (c.cy + 0.5) * :cell), 3857),
-                       b.env, {EXTENT}, 0, true) AS geom
-                FROM cells c CROSS JOIN b
-                WHERE c.cx BETWEEN 0 AND 63 AND c.cy BETWEEN 0 AND 63) t
-            WHERE t.geom IS NOT NULL"""
-        args["cell"] = WORLD_M / 2 ** z / 64
+        sql, cell = _binned("incidents", "i", base, z)
+        args.update(cell)
     return _tile(conn, sql, args)
 
 
@@ -170,15 +155,25 @@ def point_clause(scope: Scope, alias: str) -> tuple[str, dict]:
     return ("(" + " OR ".join(parts) + ")", params) if parts else ("FALSE", {})
 
 
-def _binned(layer: str, base: str, z: int) -> tuple[str, dict]:
-    """Points of `base` (FROM ... WHERE over alias c with CROSS JOIN b) counted on a 64 x 64
-    lattice of the tile: one point per cell with `count`."""
-    sql = f"""WITH {_BOUNDS},
-        cells AS (SELECT ST_SnapToGrid(ST_Transform(c.geom, 3857), :cell) AS cell,
-                         count(*) AS count {base} GROUP BY 1)
+def _binned(layer: str, alias: str, base: str, z: int) -> tuple[str, dict]:
+    """Points of `base` (FROM ... CROSS JOIN b WHERE ..., over `alias`) counted on a 64 x 64
+    lattice of the tile, one point per cell with `count`. Cells are taken by floor and the tile
+    has no buffer, so at each zoom every point is in exactly one tile's bins: the counts add up
+    across tiles."""
+    sql = f"""WITH b AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env,
+                                ST_Transform(ST_TileEnvelope(:z, :x, :y), 4326) AS q),
+        pts AS (SELECT ST_Transform({alias}.geom, 3857) AS g {base}),
+        cells AS (SELECT floor((ST_X(g) - ST_XMin(b.env)) / :cell) AS cx,
+                         floor((ST_Y(g) - ST_YMin(b.env)) / :cell) AS cy, count(*) AS count
+                  FROM pts CROSS JOIN b GROUP BY 1, 2)
         SELECT ST_AsMVT(t, '{layer}', {EXTENT}, 'geom') FROM (
-            SELECT count, ST_AsMVTGeom(cell, (SELECT env FROM b), {EXTENT}, {BUFFER}, true)
-                   AS geom FROM cells) t WHERE t.geom IS NOT NULL"""
+            SELECT c.count, ST_AsMVTGeom(ST_SetSRID(ST_MakePoint(
+                       ST_XMin(b.env) + (c.cx + 0.5) * :cell,
+                       ST_YMin(b.env) + (c.cy + 0.5) * :cell), 3857),
+                   b.env, {EXTENT}, 0, true) AS geom
+            FROM cells c CROSS JOIN b
+            WHERE c.cx BETWEEN 0 AND 63 AND c.cy BETWEEN 0 AND 63) t
+        WHERE t.geom IS NOT NULL"""
     return sql, {"cell": WORLD_M / 2 ** z / 64}
 
 
@@ -190,7 +185,7 @@ def cameras(conn: Connection, generation_id: int, scope: Scope, z: int, x: int, 
     base = f"FROM camera c CROSS JOIN b WHERE c.geom && b.q AND {clause}"
     args = {**params, "gen": generation_id, "z": z, "x": x, "y": y}
     if z < points_from_zoom:
-        sql, extra = _binned("cameras", base, z)
+        sql, extra = _binned("cameras", "c", base, z)
         return _tile(conn, sql, {**args, **extra})
     sql = f"""WITH {_BOUNDS}
         SELECT ST_AsMVT(t, 'cameras', {EXTENT}, 'geom', 'fid') FROM (
