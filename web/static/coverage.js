@@ -12,33 +12,7 @@
   const shown = {};     // the result layers by role: grid, village, shape kinds
   let generation = 0;   // answers to an older request are dropped
 
-  function el(tag, attrs, children) {
-    const node = document.createElement(tag);
-    Object.entries(attrs || {}).forEach(function ([k, v]) {
-      if (v === null || v === undefined) return;
-      if (k === "text") node.textContent = String(v);
-      else if (k === "class") node.className = v;
-      else if (k === "style") Object.assign(node.style, v);
-      else node.setAttribute(k, v);
-    });
-    (children || []).forEach(function (c) {
-      if (c === null || c === undefined) return;
-      node.appendChild(typeof c === "string" || typeof c === "number"
-        ? document.createTextNode(String(c)) : c);
-    });
-    return node;
-  }
-
-  function fill(id, nodes) {
-    const box = document.getElementById(id);
-    if (box) box.replaceChildren.apply(box, nodes);
-    return box;
-  }
-
-  function setText(id, value) {
-    const node = document.getElementById(id);
-    if (node) node.textContent = value === null || value === undefined ? "" : String(value);
-  }
+  const {el, fill, setText} = window.gridgisDom;
 
   function level() {
     const p = new URLSearchParams(window.location.search);

@@ -12,34 +12,7 @@
   let resultLayer = null;
   const extra = {};        // per-page layers
 
-  function el(tag, attrs, children) {
-    const node = document.createElement(tag);
-    Object.entries(attrs || {}).forEach(function ([k, v]) {
-      if (v === null || v === undefined) return;
-      if (k === "text") node.textContent = String(v);
-      else if (k === "class") node.className = v;
-      else if (k === "style") Object.assign(node.style, v);
-      else node.setAttribute(k, v);
-    });
-    (children || []).forEach(function (c) {
-      if (c === null || c === undefined) return;
-      node.appendChild(typeof c === "string" || typeof c === "number"
-        ? document.createTextNode(String(c)) : c);
-    });
-    return node;
-  }
-
-  function fill(id, nodes) {
-    const box = document.getElementById(id);
-    if (!box) return null;
-    box.replaceChildren.apply(box, nodes.filter(function (n) { return n; }));
-    return box;
-  }
-
-  function setText(id, value) {
-    const node = document.getElementById(id);
-    if (node) node.textContent = value === null || value === undefined ? "—" : String(value);
-  }
+  const {el, fill, setText} = window.gridgisDom;
 
   function fmt(v, digits) {
     if (v === null || v === undefined || Number.isNaN(Number(v))) return "—";
