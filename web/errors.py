@@ -1,6 +1,6 @@
-"""How errors answer: JSON {"error": {"code", "message", "field", "details"}} under /api/ and /tiles/, the
-app's own pages elsewhere (the sign-in form for 401, error.html otherwise), with the headers
-the error carries (Retry-After, WWW-Authenticate)."""
+"""How errors answer: JSON {"error": {"code", "message", "field", "details"}} under /api/ and
+/tiles/, the app's own pages elsewhere (the sign-in form for 401, error.html otherwise), with
+the headers the error carries (Retry-After, WWW-Authenticate)."""
 from __future__ import annotations
 
 from flask import jsonify, render_template, request

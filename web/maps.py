@@ -4,9 +4,10 @@ draws with, unit outlines as context, and the rendered parts to embed in a templ
 Escaping happens here, once, for every text a map shows: Folium puts tooltip and popup text
 inside JavaScript template literals and feature properties, layer names and labels into
 innerHTML, unescaped. Pages build layers only with the functions below (`layer`, `geojson`,
-`tooltip`, `circle`, `label`), which escape every value for HTML and neutralise the characters
-that end or interpolate a template literal (`html_text`, `safe_properties`). The rendered
-script and styles carry the request's CSP nonce (web.security).
+`tooltip`, `label`, `VectorTiles`), which escape every value for HTML and neutralise the
+characters that end or interpolate a template literal (`html_text`, `safe_properties`). The
+tile layers' tooltips are built from text nodes in the browser (web/static/tiles.js). The
+rendered script and styles carry the request's CSP nonce (web.security).
 
 No asset is loaded from the internet: the Folium output is rewritten to the vendored copies
 (web.offline); the basemap is configurable (GRIDGIS_BASEMAP_URL: an internal tile server or
@@ -20,10 +21,8 @@ import folium
 from branca.element import Template
 from folium.plugins import VectorGridProtobuf
 from markupsafe import Markup, escape
-from shapely.geometry import shape
 
 from gis.config import MapSettings
-from gis.geo.shapes import DISPLAY_SIMPLIFY_DEG as SIMPLIFY_DEG  # noqa: F401 (pages use it)
 from web.offline import localize_html
 
 LEVEL_STYLE = {
@@ -98,11 +97,6 @@ def geojson(parent, data, *, style, fields=(), aliases=(), highlight=None, popup
                                 labels=True) if popup_fields else None
     return folium.GeoJson(fc, style_function=style, highlight_function=highlight, tooltip=tip,
                           popup=popup, interactive=interactive).add_to(parent)
-
-
-def circle(parent, lat: float, lon: float, text, **style) -> folium.CircleMarker:
-    """A point marker with an escaped tooltip."""
-    return folium.CircleMarker([lat, lon], tooltip=tooltip(text), **style).add_to(parent)
 
 
 def label(parent, lat: float, lon: float, text, width: int = 120) -> folium.Marker:
@@ -183,45 +177,20 @@ def map_parts(m: folium.Map, expose=()) -> dict:
             "map_script": Markup(root.script.render() + "\n" + shared)}
 
 
-def outline_layers(m, outlines: dict[str, dict], show=("cities", "townships", "villages")):
-    """Unit outlines as context layers (gis.features.collections.outlines), township names as
-    labels."""
-    for name, style in LEVEL_STYLE.items():
-        fc = outlines.get(name)
-        if not fc or not fc["features"]:
-            continue
-        group = layer(m, LEVEL_LAYER_NAMES[name], show=name in show)
-        geojson(group, fc, style=lambda _f, s=style: s, fields=("code", "name"),
-                aliases=("代码 Code", "名称 Name"))
-        if name == "townships":
-            _labels(m, fc, "乡镇名称 Township names")
-
-
-OUTLINE_LEVELS = {"cities": "cities", "townships": "townships", "villages": "villages",
-                  "hamlets": "hamlets"}
-
-
 def outline_tiles(m, generation_id: int, show=("cities", "townships", "villages"),
-                  levels=tuple(LEVEL_STYLE), labels=()):
+                  levels=tuple(LEVEL_STYLE), labels=(), min_zooms=None) -> list[VectorTiles]:
     """Unit outlines as tile layers (context lines, not interactive: the layers they outline
-    carry the tooltips), and township name labels at the given points ([{name, lon, lat}])."""
+    carry the tooltips), drawn from min_zooms[level] where given, and township name labels at
+    the given points ([{name, lon, lat}]). Returns the outline layers."""
+    made = []
     for name in levels:
-        style = dict(LEVEL_STYLE[name])
-        VectorTiles(tile_url(name, g=generation_id), LEVEL_LAYER_NAMES[name], {
-            "layer": name, "style": {**style, "fill": False}}, show=name in show).add_to(m)
+        spec = {"layer": name, "style": {**LEVEL_STYLE[name], "fill": False}}
+        if min_zooms and name in min_zooms:
+            spec["minZoom"] = min_zooms[name]
+        made.append(VectorTiles(tile_url(name, g=generation_id), LEVEL_LAYER_NAMES[name], spec,
+                                show=name in show).add_to(m))
     if labels:
         group = layer(m, "乡镇名称 Township names")
         for p in labels:
             label(group, p["lat"], p["lon"], p["name"])
-
-
-def _labels(m, fc, layer_name):
-    """Name labels for units large enough to hold one at city zoom (small urban subdistricts
-    show their names in tooltips and once zoomed in)."""
-    group = layer(m, layer_name)
-    total = sum(f["properties"]["area_km2"] for f in fc["features"]) or 1.0
-    for f in fc["features"]:
-        if f["properties"]["area_km2"] < total / 60:
-            continue
-        p = shape(f["geometry"]).representative_point()
-        label(group, p.y, p.x, f["properties"]["name"])
+    return made

@@ -108,22 +108,3 @@ def overview(conn: Connection, scope: Scope) -> tuple[dict | None, dict]:
                     lambda: Computed(features.summary(conn, gen["id"], scope)))
     return gen, {k: counts[k] for k in ("grids", "townships", "villages", "incidents",
                                         "uncovered")}
-
-
-OUTLINE_SIMPLIFY_DEG = 0.0001  # unit outlines drawn as context on maps (about 10 m)
-LAYER_LIMIT = 100_000
-
-
-def map_features(conn: Connection, scope: Scope, collection_id: str,
-                 simplify: float = OUTLINE_SIMPLIFY_DEG) -> dict:
-    """A whole collection inside the jurisdiction as one FeatureCollection for a map layer,
-    geometries simplified by `simplify` degrees (display only)."""
-    feats, _ = features.items(conn, get_collection(collection_id),
-                              features.ItemQuery(_generation_id(conn), scope, limit=LAYER_LIMIT,
-                                                 simplify=simplify))
-    return {"type": "FeatureCollection", "features": feats}
-
-
-def outlines(conn: Connection, scope: Scope, levels) -> dict[str, dict]:
-    """Unit outlines (cities, townships, villages, hamlets) to draw as context."""
-    return {name: map_features(conn, scope, name) for name in levels}

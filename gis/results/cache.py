@@ -126,10 +126,8 @@ def jsonable(value):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
-    if hasattr(value, "tolist") and not hasattr(value, "item"):
-        return jsonable(value.tolist())
-    if hasattr(value, "tolist") and getattr(value, "ndim", 0):
-        return jsonable(value.tolist())
+    if hasattr(value, "tolist") and (not hasattr(value, "item") or getattr(value, "ndim", 0)):
+        return jsonable(value.tolist())  # arrays and Series (numpy scalars go to plain)
     return plain(value)
 
 

@@ -41,13 +41,6 @@ def fetch(conn: Connection, key: str, mark_used: bool = True) -> dict | None:
     return dict(row._mapping) if row else None
 
 
-def grid_values(conn: Connection, key: str) -> dict[int, dict]:
-    """The per-grid (or per-unit) values of a stored result by database id."""
-    rows = conn.execute(text("SELECT grid_id, props FROM analysis_grid_value "
-                             "WHERE result_key = :k"), {"k": key})
-    return {int(r[0]): r[1] for r in rows}
-
-
 def prune(conn: Connection, keep: int = 500) -> int:
     """Forget all but the `keep` most recently used results (and finished jobs without one)."""
     n = conn.execute(text(
@@ -56,10 +49,6 @@ def prune(conn: Connection, keep: int = 500) -> int:
     conn.execute(text("DELETE FROM analysis_job j WHERE state IN ('done', 'failed') "
                       "AND updated_at < now() - interval '1 hour'"))
     return n
-
-
-def count(conn: Connection) -> int:
-    return int(conn.execute(text("SELECT count(*) FROM analysis_result")).scalar())
 
 
 # background jobs ---------------------------------------------------------------------------

@@ -16,13 +16,6 @@ def current(conn: Connection) -> dict[str, int]:
     return dict(zip(KINDS, (int(v) for v in row)))
 
 
-def bump(conn: Connection, kind: str) -> None:
-    """Move a version on after a bulk write has committed (see migration 0008)."""
-    if kind not in KINDS:
-        raise ValueError(kind)
-    conn.execute(text(f"SELECT nextval('{kind}_version')"))
-
-
 TABLES = {"incidents": ("incident", "incident_assignment"),
           "coverage": ("staff", "staff_grid", "camera", "response_post", "road", "response_area",
                        "coverage_setting")}

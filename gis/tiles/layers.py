@@ -48,7 +48,7 @@ FILTER_KEYS = ("category", "severity", "status", "start", "end", "days", "unit")
 COVERAGE_KEYS = ("minutes", "kind")
 CAMERA_POINTS_FROM = 14        # single cameras from this zoom, binned below it
 VIEWS_FROM = 12                # fields of view from this zoom (empty below)
-RESPONSE_MINUTES = (1, 3, 5)   # gis.coverage.response.MINUTES
+RESPONSE_MINUTES = (1, 3, 5)   # gis.coverage.response.MINUTES (a sibling: not importable)
 SHAPE_KINDS = {"blind_spots": ("ungridded", "outside_5min"),
                "roads": ("covered", "uncovered")}
 POST_KINDS = {"police_post": {"label": "派出所 Police post", "colour": "#08306b"},

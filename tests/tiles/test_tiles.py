@@ -247,3 +247,10 @@ def test_tiles_and_json_are_compressed_for_clients_that_accept_it(demo_client, g
     assert again.status_code == 304
     res = demo_client.get("/api/v1/analysis/rates?level=grid", headers={"Accept-Encoding": "gzip"})
     assert res.headers["Content-Encoding"] == "gzip"
+
+
+def test_the_response_minutes_tiles_accept_are_the_coverage_ones():
+    # gis.tiles may not import gis.coverage (sibling features): the two lists must agree
+    from gis.coverage.response import MINUTES
+    from gis.tiles.layers import RESPONSE_MINUTES
+    assert tuple(RESPONSE_MINUTES) == tuple(MINUTES)

@@ -1,7 +1,8 @@
 """Vector tiles: GET /tiles/{layer}/{z}/{x}/{y}.mvt (Mapbox Vector Tile) for the map pages:
-grids, cities, townships, villages, hamlets, incidents and uncovered incidents, inside the
-account's jurisdiction; ?g= a generation (default the active one), ?result= a stored analysis
-result to carry, and the incident filters. An unchanged tile answers 304 to If-None-Match
+grids, cities, townships, villages, hamlets, incidents, uncovered incidents and the coverage
+layers (gis.tiles.layers.LAYERS), inside the account's jurisdiction; ?g= a generation
+(default the active one), ?result= a stored analysis result to carry, and the incident
+filters. An unchanged tile answers 304 to If-None-Match
 before it is built. Use cases: gis.tiles.layers."""
 from __future__ import annotations
 

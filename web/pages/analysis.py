@@ -35,18 +35,9 @@ GI_TOOLTIP = [["code", "网格 Grid"], ["name", "名称 Name"], ["parent", "所�
 def hotspots():
     """The hot-spot map's shell: the map, the filters and an empty panel; density, heat and
     Gi* come from /api/v1/analysis/hotspots, the Gi* grids from tiles carrying its values."""
-    scope = principal().scope
     f = parse_filter(request.args)
     bandwidth = reports.parse_bandwidth(request.args.get("bandwidth"))
-    with engine().connect() as conn:
-        frame = results.frame(conn, scope, f)
-        min_zoom = grid_min_zoom(conn, frame["generation"])
-    gen = frame["generation"]
-    m = new_map(frame["bounds"])
-    outline_tiles(m, gen, show=("cities", "townships"), levels=("cities", "townships"),
-                  labels=frame["labels"])
-    control = folium.LayerControl(collapsed=False)
-    control.add_to(m)
+    m, control, gen, min_zoom = _report_map(f)
     gi = {"layer": "grids", "fill": {"property": "colour", "missing": "#eeeeee"},
           "style": {"color": "#333333", "weight": 0.8, "fillOpacity": 0.7},
           "minZoom": max(min_zoom - 2, 0), "tooltip": GI_TOOLTIP,
@@ -77,18 +68,9 @@ RATE_LAYERS = {"township": "townships", "village": "villages", "hamlet": "hamlet
 def rates():
     """The rates map's shell: the map, the filters and an empty panel; the figures come from
     /api/v1/analysis/rates and the units from tiles carrying the answer's values."""
-    scope = principal().scope
     level, measure = results.rates_choice(request.args)
     f = parse_filter(request.args)
-    with engine().connect() as conn:
-        frame = results.frame(conn, scope, f)
-        min_zoom = grid_min_zoom(conn, frame["generation"])
-    m = new_map(frame["bounds"])
-    gen = frame["generation"]
-    outline_tiles(m, gen, show=("cities", "townships"), levels=("cities", "townships"),
-                  labels=frame["labels"])
-    control = folium.LayerControl(collapsed=False)
-    control.add_to(m)
+    m, control, gen, min_zoom = _report_map(f)
     layers = {}
     for lv, name in RATE_LAYERS.items():
         spec = {"layer": name, "fill": {"property": "colour", "missing": "#eeeeee"},
@@ -106,6 +88,22 @@ def rates():
                            measures=reports.MEASURES, page_config=config,
                            page_url=config["page_url"], **_form(f),
                            **map_parts(m, expose=(control,)))
+
+
+def _report_map(f: IncidentFilter) -> tuple[folium.Map, folium.LayerControl, int, int]:
+    """The map a report shell starts from: the filter's unit (else the jurisdiction) in view,
+    city and township outlines with township names, a layer control; with the active
+    generation's id and the zoom from which its grids are drawn."""
+    with engine().connect() as conn:
+        frame = results.frame(conn, principal().scope, f)
+        min_zoom = grid_min_zoom(conn, frame["generation"])
+    gen = frame["generation"]
+    m = new_map(frame["bounds"])
+    outline_tiles(m, gen, show=("cities", "townships"), levels=("cities", "townships"),
+                  labels=frame["labels"])
+    control = folium.LayerControl(collapsed=False)
+    control.add_to(m)
+    return m, control, gen, min_zoom
 
 
 def _form(f: IncidentFilter) -> dict:

@@ -17,8 +17,7 @@ from gis.tiles.layers import grid_min_zoom
 from web.auth import principal, requires
 from web.database import engine
 from web.heavy import heavy
-from web.maps import (LEVEL_LAYER_NAMES, LEVEL_STYLE, VectorTiles, class_rule, label, layer,
-                      map_parts, new_map, outline_tiles, tile_url)
+from web.maps import VectorTiles, class_rule, map_parts, new_map, outline_tiles, tile_url
 
 bp = Blueprint("coverage_pages", __name__, url_prefix="/maps")
 
@@ -75,18 +74,13 @@ def coverage():
         "tooltip": GRID_TOOLTIP, "highlight": {"weight": 2, "color": "#000000"}}).add_to(m)
     outline_tiles(m, gen["id"], labels=view["labels"])
     VectorTiles(tile_url("uncovered", g=gen["id"]),
-                f"未覆盖事件 Uncovered incidents ({totals['uncovered']})", {
-                    "layer": "incidents", "svg": True,
-                    "style": {"radius": 6, "color": "#c00000", "fill": True,
-                              "fillColor": "#c00000", "fillOpacity": 0.9, "weight": 1},
-                    "radius": {"min": 5, "max": 14, "scale": 1.5},
-                    "tooltip": [["external_id", "未覆盖 Uncovered"], ["category", "类别 Category"],
-                                ["day", "日期 Date"], ["count", "事件 Incidents"]]}).add_to(m)
+                f"未覆盖事件 Uncovered incidents ({totals['uncovered']})",
+                _uncovered_spec("未覆盖 Uncovered")).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     stats = {"grids": totals["grids"], "households": totals["households"],
              "uncovered": totals["uncovered"], "generation": gen["name"], "city": view["city"],
              "min_zoom": min_zoom}
-    legend = [("#c00000", "●", "未覆盖事件 Uncovered incident (coverage gap)"),
+    legend = [(INCIDENT_COLOUR, "●", "未覆盖事件 Uncovered incident (coverage gap)"),
               ("#444444", "- -", "乡镇/街道界 Township boundary"),
               ("#1f5fa8", "—", "村/社区界 Village / community boundary")]
     legend += _class_legend(view["grid_breaks"], grid_colours, "每网格户数 Households per grid")
@@ -142,17 +136,10 @@ def _tiles(m, z: dict, url: str, name: str, spec: dict, at: int, show: bool = Tr
 def _outlines(m, z: dict, gen: int, labels, min_zoom: int) -> list:
     """Unit outlines (village lines only where grids are drawn: the village classes below
     outline themselves) and township names."""
-    out = []
-    for name in ("cities", "townships", "villages"):
-        spec = {"layer": name, "style": {**LEVEL_STYLE[name], "fill": False}}
-        if name == "villages":
-            spec["minZoom"] = min_zoom
-        out.append(_tiles(m, z, tile_url(name, g=gen), LEVEL_LAYER_NAMES[name], spec,
-                          Z_OUTLINE))
-    if labels:
-        group = layer(m, "乡镇名称 Township names")
-        for p in labels:
-            label(group, p["lat"], p["lon"], p["name"])
+    levels = ("cities", "townships", "villages")
+    out = outline_tiles(m, gen, show=levels, levels=levels, labels=labels,
+                        min_zooms={"villages": min_zoom})
+    z.update({layer_.get_name(): Z_OUTLINE for layer_ in out})
     return out
 
 
@@ -197,16 +184,20 @@ def _response_layers(m, z, gen) -> tuple[list, list]:
     return made, legend
 
 
+def _uncovered_spec(id_label: str) -> dict:
+    """Incidents outside every grid: one point each when zoomed in, binned and sized by count
+    below (gis.tiles.layers.INCIDENT_POINTS_FROM); `id_label` heads the tooltip."""
+    return {"layer": "incidents", "svg": True,
+            "style": {"radius": 6, "color": INCIDENT_COLOUR, "fill": True,
+                      "fillColor": INCIDENT_COLOUR, "fillOpacity": 0.9, "weight": 1},
+            "radius": {"min": 5, "max": 14, "scale": 1.5},
+            "tooltip": [["external_id", id_label], ["category", "类别 Category"],
+                        ["day", "日期 Date"], ["count", "事件 Incidents"]]}
+
+
 def _uncovered_layer(m, z, gen) -> list:
-    return [_tiles(m, z, tile_url("uncovered", g=gen),
-                   "网格外事件 Incidents outside every grid", {
-                       "layer": "incidents", "svg": True,
-                       "style": {"radius": 6, "color": INCIDENT_COLOUR, "fill": True,
-                                 "fillColor": INCIDENT_COLOUR, "fillOpacity": 0.9, "weight": 1},
-                       "radius": {"min": 5, "max": 14, "scale": 1.5},
-                       "tooltip": [["external_id", "网格外 Outside grids"],
-                                   ["category", "类别 Category"], ["day", "日期 Date"],
-                                   ["count", "事件 Incidents"]]}, Z_POINT)]
+    return [_tiles(m, z, tile_url("uncovered", g=gen), "网格外事件 Incidents outside every grid",
+                   _uncovered_spec("网格外 Outside grids"), Z_POINT)]
 
 
 def _shape_defs(gen: int, theme: str) -> list[dict]:

@@ -6,8 +6,8 @@ Data versions are sequences, one per kind of data: incidents_version (bumped by 
 that writes incidents, their lifecycle or their re-assignment) and coverage_version (staff,
 cameras, posts, roads, response areas, settings). Statement-level triggers, so a bulk COPY bumps
 once; sequences take no row lock, so concurrent writers never wait on the counter. A sequence
-moves before its transaction commits: bulk writers bump once more after commit
-(gis.store.versions.bump), so no cache is keyed by a version that predates their data.
+moves before its transaction commits: readers check that no writer of the data is still open
+(gis.store.versions.writers_active) before they key anything on a version.
 
 Revision ID: 0008
 """
