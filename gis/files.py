@@ -20,16 +20,20 @@ READ_ERROR = "_read_error"
 CSV_ENCODINGS = ("utf-8-sig", "gb18030")  # GB18030 is a superset of GBK and GB2312
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
+READ_CHUNK = 200_000  # CSV rows parsed at a time, so progress moves on big files
+
+
+def read_table(path: str | Path, progress=None) -> pd.DataFrame:
     """Read a CSV (UTF-8, with or without BOM, or GBK/GB18030) or GeoJSON file of incidents
     into plain string columns. Files that are empty, binary, in neither encoding, or not
-    well-formed raise InputError saying what is wrong and where."""
+    well-formed raise InputError saying what is wrong and where. progress(rows) is called as
+    CSV rows are parsed."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path} does not exist", field="path")
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return _read_csv(path)
+        return _read_csv(path, progress)
     if suffix in (".geojson", ".json"):
         return _read_geojson(path)
     raise InputError(f"{path.name}: unsupported file type; use .csv or .geojson", field="path")
@@ -73,7 +77,7 @@ def _encoding(data: bytes, name: str) -> str:
                      "save it as CSV UTF-8", field="path")
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def _read_csv(path: Path, progress=None) -> pd.DataFrame:
     data = path.read_bytes()
     if not data or data.isspace():
         size = "0 bytes" if not data else "only blank space"
@@ -87,8 +91,14 @@ def _read_csv(path: Path) -> pd.DataFrame:
                          field="path")
     encoding = _encoding(data, path.name)
     try:
-        frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False,
-                            encoding=encoding)
+        parts = []
+        with pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, encoding=encoding,
+                         chunksize=READ_CHUNK) as reader:
+            for part in reader:
+                parts.append(part)
+                if progress:
+                    progress(len(part))
+        frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     except pd.errors.ParserError as exc:
         raise InputError(f"{path.name} is not a well-formed CSV: {exc}".strip(), field="path")
     except pd.errors.EmptyDataError:

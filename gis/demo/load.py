@@ -14,7 +14,7 @@ from gis.config import PROJECT_ROOT
 from gis.coverage import imports as coverage_imports
 from gis.coverage.response_areas import recompute_response_areas
 from gis.files import file_digest
-from gis.incidents.importing import import_incidents
+from gis.incidents.importing import import_incidents, phased
 from gis.store import coverage as cstore
 from gis.store.db import Engine
 from gis.store.demo import synthesize_history
@@ -58,7 +58,8 @@ def load_demo(engine: Engine, say=print, progress=_no_progress) -> None:
         say(f"demo boundaries loaded as generation {report.generation_id}")
     bar = progress("demo incidents", " rows")
     try:
-        inc = import_incidents(engine, DEMO_INCIDENTS, source="demo", progress=bar.update)
+        inc = import_incidents(engine, DEMO_INCIDENTS, source="demo",
+                               progress=phased(bar))
     finally:
         bar.close()
     say(f"demo incidents: {inc.inserted} new, {inc.duplicates} already present, "

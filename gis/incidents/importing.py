@@ -43,22 +43,30 @@ def import_incidents(engine: Engine, path: str | Path, *, crs: str | None = None
 
     A file with bad rows is refused whole (ValidationFailed listing the rows) unless skip_bad,
     in which case the good rows are imported and the bad ones listed in the report. Rows
-    outside the importer's scope count as bad rows."""
+    outside the importer's scope count as bad rows.
+
+    progress(phase, rows, total) reports each step of a phase ("reading" the file, "checking"
+    rows, "assigning" them to grids, "storing" them), so no phase stands still for long."""
+    step = progress or (lambda phase, rows, total: None)
     fixed = account_source(actor)
     if fixed is not None and source not in (None, fixed):
         raise UnprocessableError(f"source is set by your account: {fixed!r} (leave it out)",
                                  field="source")
     source = fixed or source or f"upload:{actor.username}"
-    raw = read_table(path)
-    good, bad = validate_table(raw, crs=crs, default_source=source, fixed_source=fixed)
+    step("reading", 0, None)
+    raw = read_table(path, progress=lambda n: step("reading", n, None))
+    good, bad = validate_table(raw, crs=crs, default_source=source, fixed_source=fixed,
+                               progress=lambda n: step("checking", n, len(raw)))
     report = IncidentImportReport(rows=len(raw), bad_rows=bad)
     if bad and not skip_bad:
         raise ValidationFailed(f"{len(bad)} of {len(raw)} rows are invalid; nothing was imported "
                                "(use --skip-bad to import the valid rows)", details=bad)
     with engine.begin() as conn:
         gen = bstore.require_active_generation(conn)
+        step("assigning", 0, len(good))
         index, grids = grid_index(conn, gen["id"])
         pos = index.assign(good["lon"].to_numpy(), good["lat"].to_numpy())
+        step("assigning", len(good), len(good))
         covered = pos >= 0
         if not scope.everything:
             outside = ~_inside_scope(conn, scope, gen["id"], grids, pos, good)
@@ -78,8 +86,9 @@ def import_incidents(engine: Engine, path: str | Path, *, crs: str | None = None
             values = grids[src].to_numpy(dtype="float64", na_value=np.nan)[np.maximum(pos, 0)]
             good[col] = pd.array(np.where(covered, values, np.nan)).astype("Int64")
         report.uncovered = int((~covered).sum())
-        report.inserted = istore.bulk_insert(conn, good, batch_size=batch_size,
-                                             progress=progress)
+        report.inserted = istore.bulk_insert(
+            conn, good, batch_size=batch_size,
+            progress=lambda n, total=len(good): step("storing", n, total))
         report.duplicates = len(good) - report.inserted
         audit.record(conn, actor, "incident_import", filename or Path(path).name,
                      details={"rows": report.rows, "inserted": report.inserted,
@@ -103,3 +112,20 @@ def _inside_scope(conn: Connection, scope: Scope, gen_id: int, grids: pd.DataFra
             inside[loose] = shapely.intersects_xy(areas, rows["lon"].to_numpy()[loose],
                                               rows["lat"].to_numpy()[loose])
     return inside
+
+
+def phased(bar):
+    """Import progress (phase, rows, total) on one tqdm-like bar: each phase restarts the bar
+    under its own name."""
+    state = {"phase": None, "desc": getattr(bar, "desc", "") or ""}
+
+    def report(phase: str, rows: int, total: int | None) -> None:
+        if phase != state["phase"]:
+            state["phase"] = phase
+            if hasattr(bar, "reset"):
+                bar.set_description(f"{state['desc']}: {phase}" if state["desc"] else phase,
+                                    refresh=False)
+                bar.reset(total=total)
+        if rows:
+            bar.update(rows)
+    return report

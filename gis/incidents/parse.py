@@ -133,16 +133,42 @@ def parse_feature(feature, crs: str | None = None, now: datetime | None = None) 
 
 # ---- tables (bulk import) ----
 
+VALIDATE_CHUNK = 200_000  # rows checked at a time, so progress moves on big files
+
+
 def validate_table(raw: pd.DataFrame, crs: str | None = None, default_source: str = "import",
-                   now: datetime | None = None,
-                   fixed_source: str | None = None) -> tuple[pd.DataFrame, list[dict]]:
+                   now: datetime | None = None, fixed_source: str | None = None,
+                   progress=None) -> tuple[pd.DataFrame, list[dict]]:
     """Vectorised checks of every row. Returns (good rows, problems with 1-based row numbers
-    as in the file, the header being row 1)."""
+    as in the file, the header being row 1). progress(rows) is called after each chunk."""
     crs_name = normalise_crs_name(crs)
     missing = [c for c in ("external_id", "category", "occurred_at", "lon", "lat")
                if c not in raw.columns]
     if missing:
         raise InputError(f"missing column(s): {', '.join(missing)}", field="columns")
+    now = pd.Timestamp(now or datetime.now(timezone.utc))
+    frames, errors = [], []
+    for start in range(0, len(raw), VALIDATE_CHUNK):
+        part = raw.iloc[start:start + VALIDATE_CHUNK]
+        df, err = _check_rows(part, crs_name, default_source, now, fixed_source)
+        frames.append(df)
+        errors.append(err)
+        if progress:
+            progress(len(part))
+    df = pd.concat(frames) if len(frames) > 1 else frames[0]
+    errors = pd.concat(errors) if len(errors) > 1 else errors[0]
+    repeated = (df["source"] + "\x00" + df["external_id"]).duplicated(keep="first")
+    errors = errors.where(~repeated | (errors != ""), "external_id repeated within the file")
+    bad = errors != ""
+    problems = [{"row": int(pos) + 2, "external_id": df["external_id"].iat[pos], "error": msg}
+                for pos, msg in zip(np.flatnonzero(bad.to_numpy()), errors[bad])]
+    return df[~bad].reset_index(drop=True), problems
+
+
+def _check_rows(raw: pd.DataFrame, crs_name: str, default_source: str, now: pd.Timestamp,
+                fixed_source: str | None) -> tuple[pd.DataFrame, pd.Series]:
+    """The rows converted (lon/lat in storage CRS, times in UTC) and each row's first problem
+    ("" when none); repeats across rows are the caller's check."""
     n = len(raw)
     df = pd.DataFrame(index=raw.index)
     get = lambda col, default="": raw[col].astype(str).str.strip() if col in raw.columns \
@@ -183,13 +209,10 @@ def validate_table(raw: pd.DataFrame, crs: str | None = None, default_source: st
     flag((occurred < EARLIEST) | (occurred >= LATEST), f"occurred_at is outside {span}")
     reported_raw = get("reported_at")
     reported = _times(reported_raw)
-    now = pd.Timestamp(now or datetime.now(timezone.utc))
     flag((reported_raw != "") & reported.isna(), "reported_at is not an ISO 8601 date-time")
     reported = reported.fillna(now)
     flag((reported < EARLIEST) | (reported >= LATEST), f"reported_at is outside {span}")
     flag(reported < occurred, "reported_at is earlier than occurred_at")
-    key = df["source"] + "\x00" + df["external_id"]
-    flag(key.duplicated(keep="first"), "external_id repeated within the file")
     ok = (errors == "").to_numpy() & x.notna().to_numpy() & y.notna().to_numpy()
     lon = np.full(n, np.nan)
     lat = np.full(n, np.nan)
@@ -200,10 +223,7 @@ def validate_table(raw: pd.DataFrame, crs: str | None = None, default_source: st
     df["occurred_at"], df["reported_at"] = occurred, reported
     df["lon"], df["lat"] = lon, lat
     df["input_crs"], df["input_x"], df["input_y"] = crs_name, x, y
-    bad = errors != ""
-    problems = [{"row": int(pos) + 2, "external_id": df["external_id"].iat[pos], "error": msg}
-                for pos, msg in zip(np.flatnonzero(bad.to_numpy()), errors[bad])]
-    return df[~bad].reset_index(drop=True), problems
+    return df, errors
 
 
 def _times(values: pd.Series) -> pd.Series:

@@ -36,29 +36,35 @@ def grid_clause(scope: Scope, alias: str = "g") -> tuple[str, dict]:
 
 def incident_clause(scope: Scope, alias: str = "i") -> tuple[str, dict]:
     """Incidents assigned (under their own generation) to a unit of the jurisdiction, and
-    incidents outside every grid that lie inside one of its area units."""
+    incidents outside every grid that lie inside one of its area units.
+
+    Covered incidents are found through their grid (a covered incident carries its grid's
+    units: migration 0009 checks it), so the incident table needs no index per level."""
     if scope.everything:
         return "TRUE", {}
     if not scope.units:
         return "FALSE", {}
     p = f"{alias}_scope"
-    parts, params = [], {}
+    grids, loose, params = [], [], {}
     grid_codes = [u.code for u in scope.units if u.level == "grid"]
     if grid_codes:
-        parts.append(f"{alias}.grid_id IN (SELECT id FROM grid WHERE code = ANY(:{p}_grids))")
+        grids.append(f"SELECT id FROM grid WHERE code = ANY(:{p}_grids)")
         params[f"{p}_grids"] = grid_codes
     area_codes = []
     for level in AREA_LEVELS:
         codes = [u.code for u in scope.units if u.level == level]
         if codes:
-            parts.append(f"{alias}.{level}_id IN (SELECT id FROM admin_area "
-                         f"WHERE code = ANY(:{p}_{level}))")
+            units = f"(SELECT id FROM admin_area WHERE code = ANY(:{p}_{level}))"
+            grids.append(f"SELECT id FROM grid WHERE {level}_id IN {units}")
+            loose.append(f"{alias}.{level}_id IN {units}")
             params[f"{p}_{level}"] = codes
             area_codes += codes
+    parts = [f"{alias}.grid_id IN ({' UNION ALL '.join(grids)})"]
     if area_codes:
-        parts.append(f"({alias}.grid_id IS NULL AND EXISTS (SELECT 1 FROM admin_area su "
+        loose.append(f"EXISTS (SELECT 1 FROM admin_area su "
                      f"WHERE su.generation_id = {alias}.generation_id "
-                     f"AND su.code = ANY(:{p}_areas) AND ST_Covers(su.geom, {alias}.geom)))")
+                     f"AND su.code = ANY(:{p}_areas) AND ST_Covers(su.geom, {alias}.geom))")
+        parts.append(f"({alias}.grid_id IS NULL AND ({' OR '.join(loose)}))")
         params[f"{p}_areas"] = area_codes
     return "(" + " OR ".join(parts) + ")", params
 

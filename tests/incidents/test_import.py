@@ -145,3 +145,96 @@ def test_cli_import_shows_progress_and_summary(factory_copy, tmp_path, monkeypat
     assert result.exit_code == 0, result.output
     assert "2 imported" in result.output and "1 outside every grid" in result.output
     assert "importing" in result.output  # the progress bar
+
+
+def test_progress_moves_through_every_phase_and_chunks(factory_copy, tmp_path, monkeypatch):
+    import gis.files
+    import gis.incidents.parse
+    monkeypatch.setattr(gis.files, "READ_CHUNK", 7)          # small chunks: several per phase
+    monkeypatch.setattr(gis.incidents.parse, "VALIDATE_CHUNK", 5)
+    rows = rows_at([(125.05 + i * 0.01, 46.05) for i in range(20)])
+    rows[12] = rows[3]                                       # a repeat in a later chunk
+    path = write_csv(tmp_path / "in.csv", rows)
+    seen = []
+    with pytest.raises(ValidationFailed) as err:
+        import_incidents(db.engine(factory_copy), path, progress=lambda *a: seen.append(a))
+    assert [(d["row"], d["error"]) for d in err.value.details] == [
+        (14, "external_id repeated within the file")]
+    assert [n for p, n, _ in seen if p == "reading"] == [0, 7, 7, 6]
+    assert [n for p, n, _ in seen if p == "checking"] == [5, 5, 5, 5]
+    rows[12] = ("B-12",) + rows[12][1:]
+    seen.clear()
+    report = import_incidents(db.engine(factory_copy), write_csv(path, rows), batch_size=8,
+                              progress=lambda *a: seen.append(a))
+    assert report.inserted == 20
+    phases = list(dict.fromkeys(p for p, _, _ in seen))
+    assert phases == ["reading", "checking", "assigning", "storing"]
+    assert [(n, t) for p, n, t in seen if p == "storing"] == [(8, 20), (8, 20), (4, 20)]
+
+
+def test_bulk_rows_get_the_due_times_of_the_grid_rule(factory_copy, tmp_path):
+    import_incidents(db.engine(factory_copy), write_csv(tmp_path / "in.csv",
+                                                        rows_at([(125.05, 46.05)])))
+    with db.engine(factory_copy).connect() as c:
+        got = c.execute(text(
+            "SELECT i.accept_due_at - i.reported_at = r.accept_hours * interval '1 hour', "
+            "i.resolve_due_at - i.reported_at = r.resolve_hours * interval '1 hour' "
+            "FROM incident i JOIN deadline_rule r ON r.level = 'grid'")).one()
+    assert tuple(got) == (True, True)
+
+
+def _raw_insert(conn, **over):
+    row = {"source": "t", "external_id": "x", "category": "dispute_land", "severity": "low",
+           "status": "reported", "grid_id": None, "hamlet_id": None, "village_id": None,
+           "township_id": None, "city_id": None, **over}
+    conn.execute(text(
+        "INSERT INTO incident (source, external_id, category, severity, status, occurred_at, "
+        "reported_at, geom, input_crs, input_x, input_y, generation_id, grid_id, hamlet_id, "
+        "village_id, township_id, city_id) VALUES (:source, :external_id, :category, "
+        ":severity, :status, now(), now(), ST_SetSRID(ST_MakePoint(125.05, 46.05), 4326), "
+        "'EPSG:4326', 125.05, 46.05, :generation_id, :grid_id, :hamlet_id, :village_id, "
+        ":township_id, :city_id)"), row)
+
+
+def test_references_are_checked_per_statement(factory_copy):
+    """Migration 0009: the database refuses an incident whose grid, units or generation do not
+    exist or do not agree with each other, and a delete of what incidents still name."""
+    from psycopg.errors import ForeignKeyViolation
+    from sqlalchemy.exc import DBAPIError
+    engine = db.engine(factory_copy)
+    with engine.connect() as c:
+        gen = bstore.active_generation(c)["id"]
+        g1, g2 = c.execute(text(
+            "SELECT a.id, b.id FROM grid a JOIN grid b ON a.village_id <> b.village_id "
+            "AND a.generation_id = b.generation_id WHERE a.generation_id = :g LIMIT 1"),
+            {"g": gen}).one()
+        grid = dict(c.execute(text("SELECT hamlet_id, village_id, township_id, city_id FROM "
+                                   "grid WHERE id = :id"), {"id": g1}).mappings().one())
+        township = grid["township_id"]
+    good = {"generation_id": gen, "grid_id": g1, **grid}
+    bad_cases = {
+        "grid of another village": {**good, "grid_id": g2},
+        "no such grid": {**good, "grid_id": 10 ** 12},
+        "no such generation": {**good, "generation_id": gen + 1000},
+        "uncovered, unit at the wrong level": {**good, "grid_id": None, "hamlet_id": None,
+                                               "village_id": township},
+        "uncovered, no such generation": {"generation_id": gen + 1000},
+    }
+    for name, row in bad_cases.items():
+        with engine.connect() as c, pytest.raises(DBAPIError) as err:
+            _raw_insert(c, **row)
+        assert isinstance(err.value.orig, ForeignKeyViolation), name
+    with engine.begin() as c:
+        _raw_insert(c, **good)
+        _raw_insert(c, external_id="loose", generation_id=gen, township_id=township)
+    for table, ident in (("grid", g1), ("admin_area", township), ("generation", gen)):
+        with engine.connect() as c, pytest.raises(DBAPIError) as err:
+            c.execute(text(f"DELETE FROM {table} WHERE id = :id"), {"id": ident})
+        assert isinstance(err.value.orig, ForeignKeyViolation), table
+    with engine.begin() as c:   # an update that breaks the agreement is refused too
+        c.execute(text("SAVEPOINT s"))
+        with pytest.raises(DBAPIError):
+            c.execute(text("UPDATE incident SET grid_id = :g WHERE external_id = 'x'"),
+                      {"g": g2})
+        c.execute(text("ROLLBACK TO SAVEPOINT s"))
+        assert c.execute(text("SELECT count(*) FROM incident")).scalar_one() == 2

@@ -25,12 +25,12 @@ def group():
 def incidents_import(path, crs, skip_bad, source, batch_size):
     """Import incidents from CSV (lon, lat columns) or GeoJSON: all rows assigned to grids,
     idempotent on (source, external_id), in one transaction."""
-    from gis.incidents.importing import import_incidents
+    from gis.incidents.importing import import_incidents, phased
     engine = ready_engine()
     bar = progress("importing", " rows")
     try:
         report = import_incidents(engine, path, crs=crs, skip_bad=skip_bad, source=source,
-                                  batch_size=batch_size, progress=bar.update)
+                                  batch_size=batch_size, progress=phased(bar))
     except GridgisError as err:
         bar.close()
         fail(err)
