@@ -251,14 +251,15 @@ def write_incident_csv(path: Path, n: int, rng: np.random.Generator,
 
 
 def bench_import(url: str, n: int, rng: np.random.Generator) -> None:
-    from gis import service
+    from gis.boundaries import index
+    from gis.incidents.importing import import_incidents
     from gis.store import db
     print(f"\n== bulk incident import ({n:,} rows) ==", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "incidents.csv"
         write_incident_csv(path, n, rng)
-        service._index_cache.clear()        # cold: the import builds its GridIndex
-        report, t = timed(service.import_incidents, db.engine(url), path)
+        index._index_cache.clear()        # cold: the import builds its GridIndex
+        report, t = timed(import_incidents, db.engine(url), path)
     add("import_incidents (CSV → PostGIS)", f"Anda, {n:,} rows", rate(n, t),
         ok=report.inserted == n,
         notes=f"{t:.2f} s end to end (read, validate, assign, COPY, commit); "
@@ -287,7 +288,7 @@ def bench_hotspot_page(url: str, n_incidents: int, rng: np.random.Generator) -> 
     import requests
     from sqlalchemy import text
 
-    from gis import service
+    from gis.incidents.importing import import_incidents
     from gis.store import db
     engine = db.engine(url)
     with engine.connect() as conn:
@@ -296,7 +297,7 @@ def bench_hotspot_page(url: str, n_incidents: int, rng: np.random.Generator) -> 
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "more.csv"
             write_incident_csv(path, n_incidents - have, rng, prefix="HOT")
-            service.import_incidents(engine, path)
+            import_incidents(engine, path)
     with engine.connect() as conn:
         total = conn.execute(text("SELECT count(*) FROM incident")).scalar_one()
     print(f"\n== hotspot page ({total:,} incidents) ==", flush=True)
@@ -473,7 +474,7 @@ def bench_database(n_lookups: int, n_incidents: int, rng: np.random.Generator,
                    soak_seconds: float = 0, soak_clients: int = 6, seed: int = 0) -> dict:
     from sqlalchemy import text
 
-    from gis import service
+    from gis.boundaries.importing import import_boundaries
     from gis.store import db
     info = {}
     print("\n== throwaway database ==", flush=True)
@@ -487,7 +488,7 @@ def bench_database(n_lookups: int, n_incidents: int, rng: np.random.Generator,
         with engine.connect() as c:
             info["PostgreSQL"] = c.execute(text("SHOW server_version")).scalar_one()
             info["PostGIS"] = c.execute(text("SELECT postgis_lib_version()")).scalar_one()
-        report, t_import = timed(service.import_boundaries, engine, DEMO_GPKG, commit=True,
+        report, t_import = timed(import_boundaries, engine, DEMO_GPKG, commit=True,
                                  name="bench")
         print(f"  created + migrated in {t_create:.1f} s; demo boundaries imported "
               f"(validated) in {t_import:.1f} s: {report.counts}", flush=True)
