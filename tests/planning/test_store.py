@@ -226,7 +226,11 @@ def test_reassign_history_in_batches(eng):
         (31, 31, 31, 1)
     with eng.begin() as conn:
         submit_incident(conn, incident("late", 125.3, 46.3), scope=Scope.all())  # under gen
-        conn.execute(text("UPDATE incident SET generation_id = 1 WHERE external_id = 'late'"))
+        conn.execute(text(  # as if it had arrived before the publication: assigned under 1
+            "UPDATE incident i SET generation_id = 1, grid_id = g.id, hamlet_id = g.hamlet_id, "
+            "village_id = g.village_id, township_id = g.township_id, city_id = g.city_id "
+            "FROM grid g WHERE i.external_id = 'late' AND g.generation_id = 1 "
+            "AND ST_Covers(g.geom, i.geom)"))
         second = publish.reassign_history(conn, SYSTEM, gen, batch_size=7).to_dict()
         third = publish.reassign_history(conn, SYSTEM, gen).to_dict()
         moved = conn.execute(text("""
