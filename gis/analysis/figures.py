@@ -3,13 +3,17 @@ hours to resolve, overdue, per 1,000 households) for an account's jurisdiction a
 JSON-ready rows or an audited CSV download. The SQL is gis.store.figures."""
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import pandas as pd
 
 from gis.access.roles import Principal
+from gis.analysis.results import answer_time, filter_params
 from gis.errors import Forbidden, InputError
 from gis.files import Download, frame_csv_bytes
 from gis.incidents.filters import parse_filter
 from gis.incidents.selection import unit_scope
+from gis.results.cache import Computed, cached, jsonable
 from gis.store import audit
 from gis.store import boundaries as bstore
 from gis.store import figures as fstore
@@ -19,7 +23,8 @@ FIGURE_LEVELS = fstore.FIGURE_LEVELS
 FORMATS = ("json", "csv")
 
 
-def figures(conn: Connection, actor: Principal, args, *, origin: dict | None = None):
+def figures(conn: Connection, actor: Principal, args, *, origin: dict | None = None,
+            guard=nullcontext):
     """Resolution figures per unit for the account's jurisdiction, under the filters in `args`.
 
     One row per unit of the level asked for in the active boundary generation (found, mediated,
@@ -39,13 +44,18 @@ def figures(conn: Connection, actor: Principal, args, *, origin: dict | None = N
         (category, severity, status, start, end, days, unit; dates are China days).
     origin : dict, optional
         Where the request came from (ip, user_agent, via), recorded with the audit event.
+    guard : context manager factory, optional
+        Wraps computing the figures (the interface's bound on heavy work); JSON answers are
+        stored results (gis.results.cache) keyed by the filters and the incidents' data
+        version, and kept at most AS_OF_MINUTES as overdue counts move with time, so a stored
+        answer never waits for it.
 
     Returns
     -------
     dict or Download
-        JSON: {"level", "filters", "now" (ISO 8601 time of the query), "units" (rows with the
-        keys of gis.store.figures.COLUMNS, the uncovered and no-unit rows included), "total"
-        (the total row)}. CSV: a Download of UTF-8 CSV with a BOM, the unit rows then the total,
+        JSON: {"level", "filters", "now" (ISO 8601 time the figures were computed), "units"
+        (rows with the keys of gis.store.figures.COLUMNS, the uncovered and no-unit rows
+        included), "total" (the total row), "cached" (whether they were stored before)}. CSV: a Download of UTF-8 CSV with a BOM, the unit rows then the total,
         headed "中文 English", named figures-<level>-<YYYYMMDD>.csv; the export is audited.
 
     Raises
@@ -67,11 +77,22 @@ def figures(conn: Connection, actor: Principal, args, *, origin: dict | None = N
         raise Forbidden(f"role {actor.role} may not export (incident.export)")
     f = parse_filter(args)
     gen = bstore.require_active_generation(conn)
-    out = fstore.figures(conn, actor.scope, level, f, unit_scope(conn, actor.scope, f),
-                         gen["id"])
+
+    def compute() -> dict:
+        return fstore.figures(conn, actor.scope, level, f, unit_scope(conn, actor.scope, f),
+                              gen["id"])
+
     if fmt == "json":
-        return {"level": level, "filters": f.raw, "now": out["now"].isoformat(),
-                "units": out["units"], "total": out["total"]}
+        def stored() -> Computed:
+            out = compute()
+            return Computed(jsonable({"now": out["now"].isoformat(), "units": out["units"],
+                                      "total": out["total"]}))
+        params = {**filter_params(f), "level": level, "as_of": answer_time()}
+        got = cached(conn, "figures", gen["id"], actor.scope, params, stored, guard=guard)
+        return {"level": level, "filters": f.raw, "now": got["now"], "units": got["units"],
+                "total": got["total"], "cached": got["cached"]}
+    with guard():
+        out = compute()
     audit.record(conn, actor, "export", "figures",
                  details={"format": "csv", "level": level, "filters": f.raw,
                           "rows": len(out["units"])}, **(origin or {}))

@@ -26,14 +26,14 @@ RATE_ROWS = 500         # table rows a rates answer lists (the CSV has them all)
 AS_OF_MINUTES = 5       # overdue counts move with time: answers keep this long
 
 
-def _filter_params(f: IncidentFilter) -> dict:
+def filter_params(f: IncidentFilter) -> dict:
     """What a filter selects, days resolved to dates (so a cached answer for days=30 ends
     today)."""
     return {"category": ",".join(f.categories), "severity": ",".join(f.severities),
             "status": ",".join(f.statuses), "start": f.start, "end": f.end, "unit": f.unit}
 
 
-def _as_of() -> str:
+def answer_time() -> str:
     now = datetime.now(CST)
     return now.replace(minute=now.minute - now.minute % AS_OF_MINUTES, second=0,
                        microsecond=0).isoformat(timespec="minutes")
@@ -89,7 +89,7 @@ def rates(conn: Connection, scope: Scope, args, guard=nullcontext) -> dict:
     f = parse_filter(args)
     level, measure = rates_choice(args)
     gen_id = bstore.require_active_generation(conn)["id"]
-    as_of = _as_of()
+    as_of = answer_time()
 
     def compute() -> Computed:
         r = reports.rates(conn, scope, args)
@@ -112,7 +112,7 @@ def rates(conn: Connection, scope: Scope, args, guard=nullcontext) -> dict:
                 "filter": f.describe()}
         return Computed(meta, values)
 
-    params = {**_filter_params(f), "level": level, "measure": measure, "as_of": as_of}
+    params = {**filter_params(f), "level": level, "measure": measure, "as_of": as_of}
     return cached(conn, "rates", gen_id, scope, params, compute, guard=guard)
 
 
@@ -178,7 +178,7 @@ def hotspots(conn: Connection, scope: Scope, args, guard=nullcontext) -> dict:
     bandwidth = reports.parse_bandwidth(args.get("bandwidth"))
     inference = _inference(args)
     gen_id = bstore.require_active_generation(conn)["id"]
-    params = {**_filter_params(f), "bandwidth": bandwidth, "inference": inference}
+    params = {**filter_params(f), "bandwidth": bandwidth, "inference": inference}
     if inference == "permutation":
         return _refined(conn, scope, args, gen_id, params)
     out = cached(conn, "hotspots", gen_id, scope, params,

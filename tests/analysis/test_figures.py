@@ -335,6 +335,24 @@ def test_csv_export_has_a_bom_bilingual_headers_the_same_numbers_and_is_audited(
     assert worker.get("/api/v1/figures?level=grid&format=csv").status_code == 403
 
 
+def test_figures_are_stored_until_an_incident_arrives(fw):
+    """JSON figures are a stored result keyed by the incidents' data version: the second ask
+    reads it, a new incident makes the next ask compute again (and count it)."""
+    admin = fw["clients"]["admin"]
+    first = admin.get("/api/v1/figures?level=township&category=dispute_land").get_json()
+    again = admin.get("/api/v1/figures?level=township&category=dispute_land").get_json()
+    assert (first["cached"], again["cached"]) == (False, True)
+    assert again["units"] == first["units"] and again["now"] == first["now"]
+    res = admin.post("/api/v1/incidents", json={
+        "type": "Feature", "geometry": {"type": "Point", "coordinates": [125.05, 46.05]},
+        "properties": {"external_id": "figures-cache-1", "category": "dispute_land",
+                       "occurred_at": "2026-05-01T09:00:00+08:00"}})
+    assert res.status_code == 201, res.get_json()
+    after = admin.get("/api/v1/figures?level=township&category=dispute_land").get_json()
+    assert after["cached"] is False
+    assert after["total"]["found"] == first["total"]["found"] + 1
+
+
 def test_demo_figures_match_pandas(demo_client, demo_db):
     res = demo_client.get("/api/v1/figures?level=township")
     assert res.status_code == 200

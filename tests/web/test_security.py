@@ -173,11 +173,17 @@ def test_heavy_calls_are_bounded_and_cheap_calls_are_not(url, people):
                       ).status_code == 201
     finally:
         gate.leave("someone-else")
-    assert c.get("/api/v1/figures?level=township").status_code == 200
+    first = c.get("/api/v1/figures?level=township")
+    assert first.status_code == 200 and first.get_json()["cached"] is False
     gate.enter(people["t1-official"]["id"])  # the account's own heavy call in flight
     try:
-        res = c.get("/api/v1/figures?level=township")
+        res = c.get("/api/v1/figures?level=village")
         assert res.status_code == 429 and "already have" in res.get_json()["error"]["message"]
+        again = c.get("/api/v1/figures?level=township")  # stored: no slot needed
+        assert again.status_code == 200 and again.get_json()["cached"] is True
+        assert again.get_json()["units"] == first.get_json()["units"]
+        csv = c.get("/api/v1/figures?level=township&format=csv")  # exports are computed
+        assert csv.status_code in (403, 429)
     finally:
         gate.leave(people["t1-official"]["id"])
 
