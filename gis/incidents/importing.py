@@ -35,7 +35,7 @@ class IncidentImportReport:
 
 def import_incidents(engine: Engine, path: str | Path, *, crs: str | None = None,
                      skip_bad: bool = False, source: str | None = "import",
-                     batch_size: int = 50_000,
+                     batch_size: int = 25_000,
                      progress=None, scope: Scope = Scope.all(), actor: Principal = SYSTEM,
                      origin: dict | None = None,
                      filename: str | None = None) -> IncidentImportReport:

@@ -64,7 +64,7 @@ def get(conn: Connection, incident_id: int, *, scope: Scope) -> dict | None:
     return dict(row) if row else None
 
 
-def bulk_insert(conn: Connection, frame: pd.DataFrame, batch_size: int = 50_000,
+def bulk_insert(conn: Connection, frame: pd.DataFrame, batch_size: int = 25_000,
                 progress=None) -> int:
     """COPY assigned rows through a staging table and insert them batch by batch (so progress
     moves while the database works); rows whose (source, external_id) exists are skipped.

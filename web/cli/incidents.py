@@ -21,7 +21,8 @@ def group():
 @click.option("--skip-bad", is_flag=True, help="Import the valid rows and list the bad ones.")
 @click.option("--source", default="import", show_default=True,
               help="Source name for rows without a source column.")
-@click.option("--batch-size", default=50_000, show_default=True)
+@click.option("--batch-size", default=25_000, show_default=True,
+              help="Rows stored per statement (the progress bar moves after each).")
 def incidents_import(path, crs, skip_bad, source, batch_size):
     """Import incidents from CSV (lon, lat columns) or GeoJSON: all rows assigned to grids,
     idempotent on (source, external_id), in one transaction."""
