@@ -16,7 +16,6 @@ from gis.tiles import layers as tiles
 from gis.tiles.layers import grid_min_zoom
 from web.auth import principal, requires
 from web.database import engine
-from web.heavy import heavy
 from web.maps import VectorTiles, class_rule, map_parts, new_map, outline_tiles, tile_url
 
 bp = Blueprint("coverage_pages", __name__, url_prefix="/maps")
@@ -49,7 +48,6 @@ def _class_legend(breaks, colours, what: str) -> list[tuple[str, str, str]]:
 
 @bp.get("/coverage")
 @requires("view")
-@heavy
 def coverage():
     scope = principal().scope
     with engine().connect() as conn:
