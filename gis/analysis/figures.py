@@ -47,7 +47,7 @@ def figures(conn: Connection, actor: Principal, args, *, origin: dict | None = N
     guard : context manager factory, optional
         Wraps computing the figures (the interface's bound on heavy work); JSON answers are
         stored results (gis.results.cache) keyed by the filters and the incidents' data
-        version, and kept at most AS_OF_MINUTES as overdue counts move with time, so a stored
+        version, and kept at most results.AS_OF_MINUTES as overdue counts move with time, so a stored
         answer never waits for it.
 
     Returns
@@ -55,8 +55,9 @@ def figures(conn: Connection, actor: Principal, args, *, origin: dict | None = N
     dict or Download
         JSON: {"level", "filters", "now" (ISO 8601 time the figures were computed), "units"
         (rows with the keys of gis.store.figures.COLUMNS, the uncovered and no-unit rows
-        included), "total" (the total row), "cached" (whether they were stored before)}. CSV: a Download of UTF-8 CSV with a BOM, the unit rows then the total,
-        headed "中文 English", named figures-<level>-<YYYYMMDD>.csv; the export is audited.
+        included), "total" (the total row), "cached" (whether they were stored before)}.
+        CSV: a Download of UTF-8 CSV with a BOM, the unit rows then the total, headed
+        "中文 English", named figures-<level>-<YYYYMMDD>.csv; the export is audited.
 
     Raises
     ------

@@ -88,7 +88,7 @@ def import_incidents(engine: Engine, path: str | Path, *, crs: str | None = None
         report.uncovered = int((~covered).sum())
         report.inserted = istore.bulk_insert(
             conn, good, batch_size=batch_size,
-            progress=lambda n, total=len(good): step("storing", n, total))
+            progress=lambda n: step("storing", n, len(good)))
         report.duplicates = len(good) - report.inserted
         audit.record(conn, actor, "incident_import", filename or Path(path).name,
                      details={"rows": report.rows, "inserted": report.inserted,

@@ -148,7 +148,7 @@ def validate_table(raw: pd.DataFrame, crs: str | None = None, default_source: st
         raise InputError(f"missing column(s): {', '.join(missing)}", field="columns")
     now = pd.Timestamp(now or datetime.now(timezone.utc))
     frames, errors = [], []
-    for start in range(0, len(raw), VALIDATE_CHUNK):
+    for start in range(0, len(raw) or 1, VALIDATE_CHUNK):  # an empty table: one empty part
         part = raw.iloc[start:start + VALIDATE_CHUNK]
         df, err = _check_rows(part, crs_name, default_source, now, fixed_source)
         frames.append(df)

@@ -70,10 +70,10 @@ def bulk_insert(conn: Connection, frame: pd.DataFrame, batch_size: int = 25_000,
     moves while the database works); rows whose (source, external_id) exists are skipped.
     Returns the number inserted. Runs inside the caller's transaction, so a failure in any
     batch leaves nothing."""
+    staged = [*STORED, "lon", "lat"]
     conn.execute(text(f"CREATE TEMP TABLE incident_stage ON COMMIT DROP AS SELECT "
                       f"{', '.join(STORED)}, 0::float8 AS lon, 0::float8 AS lat FROM incident "
                       "WITH NO DATA"))
-    staged = [*STORED, "lon", "lat"]
     cols = [*STORED, "geom", "accept_due_at", "resolve_due_at"]
     # Due times set here, once per statement, spare the per-row trigger (migration 0009); the
     # formula is the trigger's (migration 0005), at the default handling level 'grid'.
@@ -103,7 +103,7 @@ def bulk_insert(conn: Connection, frame: pd.DataFrame, batch_size: int = 25_000,
 
 def _csv(part: pd.DataFrame) -> str:
     """The rows as COPY CSV: times as UTC ISO strings, ids as integers, NULL as \\N."""
-    out = part[[c for c in STORED]].copy()
+    out = part[list(STORED)].copy()
     for col in ASSIGNMENT[1:]:
         out[col] = out[col].astype("Int64")
     for col in ("occurred_at", "reported_at"):

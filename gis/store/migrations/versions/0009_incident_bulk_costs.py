@@ -34,8 +34,22 @@ KEYS = {"generation_id": "generation", "grid_id": "grid", "hamlet_id": "admin_ar
         "village_id": "admin_area", "township_id": "admin_area", "city_id": "admin_area"}
 
 
+# transition tables allow one event per trigger: one checking trigger per event
+CHECKED_EVENTS = ("insert", "update")
+GUARDED = ("generation", "grid", "admin_area")
+
+
 def upgrade():
     drops = ", ".join(f"DROP CONSTRAINT incident_{col}_fkey" for col in KEYS)
+    checks = "\n    ".join(
+        f"CREATE TRIGGER incident_references_{event} AFTER {event.upper()} ON incident "
+        "REFERENCING NEW TABLE AS new_rows "
+        "FOR EACH STATEMENT EXECUTE FUNCTION incident_check_references();"
+        for event in CHECKED_EVENTS)
+    guards = "\n    ".join(
+        f"CREATE TRIGGER {table}_incident_guard AFTER DELETE ON {table} "
+        "REFERENCING OLD TABLE AS old_rows "
+        "FOR EACH STATEMENT EXECUTE FUNCTION incident_referenced_guard();" for table in GUARDED)
     op.execute(f"""
     ALTER TABLE incident {drops};
 
@@ -72,12 +86,7 @@ def upgrade():
         END IF;
         RETURN NULL;
     END $$;
-    CREATE TRIGGER incident_references_insert AFTER INSERT ON incident
-        REFERENCING NEW TABLE AS new_rows
-        FOR EACH STATEMENT EXECUTE FUNCTION incident_check_references();
-    CREATE TRIGGER incident_references_update AFTER UPDATE ON incident
-        REFERENCING NEW TABLE AS new_rows
-        FOR EACH STATEMENT EXECUTE FUNCTION incident_check_references();
+    {checks}
 
     CREATE FUNCTION incident_referenced_guard() RETURNS trigger LANGUAGE plpgsql AS $$
     DECLARE hit bigint;
@@ -98,15 +107,7 @@ def upgrade():
         END IF;
         RETURN NULL;
     END $$;
-    CREATE TRIGGER generation_incident_guard AFTER DELETE ON generation
-        REFERENCING OLD TABLE AS old_rows
-        FOR EACH STATEMENT EXECUTE FUNCTION incident_referenced_guard();
-    CREATE TRIGGER grid_incident_guard AFTER DELETE ON grid
-        REFERENCING OLD TABLE AS old_rows
-        FOR EACH STATEMENT EXECUTE FUNCTION incident_referenced_guard();
-    CREATE TRIGGER admin_area_incident_guard AFTER DELETE ON admin_area
-        REFERENCING OLD TABLE AS old_rows
-        FOR EACH STATEMENT EXECUTE FUNCTION incident_referenced_guard();
+    {guards}
 
     DROP INDEX incident_hamlet, incident_village, incident_township, incident_city,
                incident_category;
@@ -125,6 +126,10 @@ def upgrade():
 def downgrade():
     adds = ", ".join(f"ADD CONSTRAINT incident_{col}_fkey FOREIGN KEY ({col}) "
                      f"REFERENCES {table}(id)" for col, table in KEYS.items())
+    drops = "\n    ".join([*(f"DROP TRIGGER {t}_incident_guard ON {t};" for t in GUARDED),
+                             "DROP FUNCTION incident_referenced_guard();",
+                             *(f"DROP TRIGGER incident_references_{e} ON incident;"
+                               for e in CHECKED_EVENTS)])
     op.execute(f"""
     DROP TRIGGER incident_due_times ON incident;
     CREATE TRIGGER incident_due_times BEFORE INSERT ON incident
@@ -135,12 +140,7 @@ def downgrade():
     CREATE INDEX incident_township ON incident (township_id);
     CREATE INDEX incident_city ON incident (city_id);
     CREATE INDEX incident_category ON incident (category);
-    DROP TRIGGER admin_area_incident_guard ON admin_area;
-    DROP TRIGGER grid_incident_guard ON grid;
-    DROP TRIGGER generation_incident_guard ON generation;
-    DROP FUNCTION incident_referenced_guard();
-    DROP TRIGGER incident_references_update ON incident;
-    DROP TRIGGER incident_references_insert ON incident;
+    {drops}
     DROP FUNCTION incident_check_references();
     ALTER TABLE incident {adds};
     """)
