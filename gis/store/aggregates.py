@@ -44,26 +44,58 @@ def filter_clause(f: IncidentFilter, alias: str = "i") -> tuple[str, dict]:
 
 
 def selection(conn: Connection, scope: Scope, f: IncidentFilter, unit_scope: Scope | None,
-              generation_id: int) -> tuple[str, dict]:
+              generation_id: int, columns: tuple[str, ...] = (), where: str = "TRUE",
+              others: bool | None = None) -> tuple[str, dict]:
     """SQL of the selected incidents with their grid under the generation: columns id, grid_id,
-    geom, occurred_at."""
+    geom, occurred_at, then `columns` (SQL over the incident alias i, e.g. "i.status"); `where`
+    narrows the selection further (SQL over i); `others`: the answer of others_recorded when
+    the caller already has it.
+
+    Two branches, so that the common case reads the table alone (a parallel scan, no join):
+    incidents recorded under the generation keep their own grid; those recorded under another
+    one (found through their grid, or the uncovered index) take a recorded re-assignment or
+    are placed by their point."""
     s_sql, s_params = incident_clause(scope, "i")
     f_sql, f_params = filter_clause(f, "i")
     u_sql, u_params = ("TRUE", {}) if unit_scope is None else incident_clause(unit_scope, "iu")
     u_sql = u_sql.replace("iu.", "i.")
+    where = f"{where} AND {s_sql} AND {f_sql} AND {u_sql}"
+    extra = "".join(f", {c}" for c in columns)
+    params = {"gen": generation_id, **s_params, **f_params, **u_params}
     sql = f"""
-        SELECT i.id, i.geom, i.occurred_at,
-               COALESCE(ia.grid_id, CASE WHEN i.generation_id = :gen THEN i.grid_id END,
-                        sp.id) AS grid_id
-        FROM incident i
+        SELECT i.id, i.geom, i.occurred_at, i.grid_id{extra}
+        FROM incident i WHERE i.generation_id = :gen AND {where}"""
+    if not (others_recorded(conn, generation_id) if others is None else others):
+        return sql, params
+    sql += f"""
+        UNION ALL
+        SELECT i.id, i.geom, i.occurred_at, COALESCE(ia.grid_id, sp.id){extra}
+        FROM (SELECT oi.* FROM grid og JOIN incident oi ON oi.grid_id = og.id
+              WHERE og.generation_id <> :gen
+              UNION ALL
+              SELECT oi.* FROM incident oi
+              WHERE oi.grid_id IS NULL AND oi.generation_id <> :gen) i
         LEFT JOIN incident_assignment ia ON ia.incident_id = i.id AND ia.generation_id = :gen
         LEFT JOIN LATERAL (
             SELECT g2.id FROM grid g2
-            WHERE i.generation_id <> :gen AND ia.incident_id IS NULL
+            WHERE ia.incident_id IS NULL
               AND g2.generation_id = :gen AND ST_Covers(g2.geom, i.geom)
             ORDER BY g2.code COLLATE "C" LIMIT 1) sp ON TRUE
-        WHERE {s_sql} AND {f_sql} AND {u_sql}"""
-    return sql, {"gen": generation_id, **s_params, **f_params, **u_params}
+        WHERE {where}"""
+    return sql, params
+
+
+def others_recorded(conn: Connection, generation_id: int) -> bool:
+    """Whether any incident is recorded under a generation other than this one (after a new
+    generation is published). When none is, selections read the incident table alone, which
+    PostgreSQL scans and aggregates in parallel."""
+    return bool(conn.execute(text("""
+        SELECT EXISTS (SELECT 1 FROM grid og
+                       WHERE (og.generation_id < :gen OR og.generation_id > :gen)
+                         AND EXISTS (SELECT 1 FROM incident oi WHERE oi.grid_id = og.id))
+            OR EXISTS (SELECT 1 FROM incident oi WHERE oi.grid_id IS NULL
+                         AND (oi.generation_id < :gen OR oi.generation_id > :gen))"""),
+        {"gen": generation_id}).scalar())
 
 
 def points(conn: Connection, scope: Scope, f: IncidentFilter, unit_scope: Scope | None,

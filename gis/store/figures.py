@@ -29,7 +29,7 @@ from sqlalchemy import Connection, text
 
 from gis.access.scope import Scope
 from gis.domain import DONE, HANDLING_LEVELS
-from gis.store.aggregates import selection
+from gis.store.aggregates import others_recorded, selection
 from gis.store.lifecycle import overdue_accept_sql, overdue_resolve_sql
 from gis.store.scope import grid_clause
 
@@ -71,30 +71,46 @@ def query(conn: Connection, scope: Scope, level: str, f: IncidentFilter,
     if level not in FIGURE_LEVELS:
         raise ValueError(level)
     unit_table, grid_col = ("grid", "id") if level == "grid" else ("admin_area", f"{level}_id")
-    sel, params = selection(conn, scope, f, unit_scope, generation_id)
-    g_sql, g_params = grid_clause(scope, "g")
-    params.update(g_params)
+    g_sql, sel_params = grid_clause(scope, "g")
     unit_grids = "TRUE"
     if unit_scope is not None:
         unit_grids = "g.code LIKE ANY(:unit_patterns)"
-        params["unit_patterns"] = [u.code if u.level == "grid" else u.prefix + "%"
-                                   for u in unit_scope.units]
+        sel_params["unit_patterns"] = [u.code if u.level == "grid" else u.prefix + "%"
+                                       for u in unit_scope.units]
     done = _list(DONE)
     per_level = ",\n".join(
-        f"count(*) FILTER (WHERE status IN ({done}) AND resolved_level = '{lv}') "
-        f"AS resolved_{lv}" for lv in HANDLING_LEVELS)
+        f"count(*) FILTER (WHERE done AND resolved_level = '{lv}') AS resolved_{lv}"
+        for lv in HANDLING_LEVELS)
+    per_level_sum = ", ".join(f"sum(resolved_{lv})::bigint AS resolved_{lv}" for lv in HANDLING_LEVELS)
     shares = ",\n".join(
         f"round(resolved_{lv}::numeric / NULLIF(resolved_known, 0), 4)::float AS share_{lv}"
         for lv in HANDLING_LEVELS)
+    done_sql = f"i.status IN ({done})"
+    others = others_recorded(conn, generation_id)
+    sel, params = selection(conn, scope, f, unit_scope, generation_id, others=others, columns=(
+        f"{done_sql} AS done", "i.resolved_level",
+        f"(i.mediated_at IS NOT NULL OR i.status IN ('mediating', {done})) AS mediated",
+        f"({overdue_accept_sql('i')} OR {overdue_resolve_sql('i')}) AS overdue"))
+    times, _ = selection(conn, scope, f, unit_scope, generation_id, others=others, columns=(
+        "extract(epoch FROM i.resolved_at - i.reported_at) / 3600 AS hours",),
+        where=f"i.resolved_at IS NOT NULL AND {done_sql}")
+    params.update(sel_params)
+    # counted per grid first (an integer key, scanned and counted in parallel), then summed
+    # per unit; medians from a second scan of the resolved incidents with a time
     sql = f"""
-    WITH sel AS ({sel}), inc AS (
-        SELECT i.status, i.reported_at, i.resolved_at, i.resolved_level, i.mediated_at,
-               ({overdue_accept_sql('i')} OR {overdue_resolve_sql('i')}) AS overdue,
-               coalesce(u.code, CASE WHEN sel.grid_id IS NULL THEN '{UNCOVERED}'
+    WITH per_grid AS (
+        SELECT grid_id, count(*) AS found,
+               count(*) FILTER (WHERE mediated) AS mediated,
+               count(*) FILTER (WHERE done) AS resolved,
+               {per_level},
+               count(*) FILTER (WHERE overdue) AS overdue
+        FROM ({sel}) sel GROUP BY grid_id
+    ), inc AS (
+        SELECT coalesce(u.code, CASE WHEN p.grid_id IS NULL THEN '{UNCOVERED}'
                                      ELSE '{NO_UNIT}' END) AS gkey,
-               u.name AS unit_name
-        FROM sel JOIN incident i ON i.id = sel.id
-        LEFT JOIN grid g ON g.id = sel.grid_id
+               u.name AS unit_name, p.*
+        FROM per_grid p
+        LEFT JOIN grid g ON g.id = p.grid_id
         LEFT JOIN {unit_table} u ON u.id = g.{grid_col}
     ), hh AS (
         SELECT coalesce(u.code, '{NO_UNIT}') AS gkey, max(u.name) AS unit_name,
@@ -103,17 +119,20 @@ def query(conn: Connection, scope: Scope, level: str, f: IncidentFilter,
         LEFT JOIN {unit_table} u ON u.id = g.{grid_col}
         WHERE g.generation_id = :gen AND {g_sql} AND {unit_grids}
         GROUP BY 1
+    ), med AS (
+        SELECT gkey, GROUPING(gkey) AS is_total,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY hours) AS median_hours
+        FROM (SELECT coalesce(u.code, CASE WHEN t.grid_id IS NULL THEN '{UNCOVERED}'
+                                           ELSE '{NO_UNIT}' END) AS gkey, t.hours
+              FROM ({times}) t
+              LEFT JOIN grid g ON g.id = t.grid_id
+              LEFT JOIN {unit_table} u ON u.id = g.{grid_col}) t
+        GROUP BY GROUPING SETS ((gkey), ())
     ), agg AS (
         SELECT gkey, GROUPING(gkey) AS is_total, max(unit_name) AS unit_name,
-               count(*) AS found,
-               count(*) FILTER (WHERE mediated_at IS NOT NULL
-                                OR status IN ('mediating', {done})) AS mediated,
-               count(*) FILTER (WHERE status IN ({done})) AS resolved,
-               {per_level},
-               count(*) FILTER (WHERE overdue) AS overdue,
-               percentile_cont(0.5) WITHIN GROUP (
-                   ORDER BY extract(epoch FROM resolved_at - reported_at) / 3600)
-                   FILTER (WHERE status IN ({done}) AND resolved_at IS NOT NULL) AS median_hours
+               sum(found)::bigint AS found, sum(mediated)::bigint AS mediated,
+               sum(resolved)::bigint AS resolved, {per_level_sum},
+               sum(overdue)::bigint AS overdue
         FROM inc GROUP BY GROUPING SETS ((gkey), ())
     ), merged AS (
         SELECT coalesce(a.gkey, h.gkey) AS gkey, coalesce(a.is_total, 0) AS is_total,
@@ -126,8 +145,9 @@ def query(conn: Connection, scope: Scope, level: str, f: IncidentFilter,
                           for lv in HANDLING_LEVELS)},
                {' + '.join(f'coalesce(a.resolved_{lv}, 0)' for lv in HANDLING_LEVELS)}
                    AS resolved_known,
-               coalesce(a.overdue, 0) AS overdue, a.median_hours
+               coalesce(a.overdue, 0) AS overdue, m.median_hours
         FROM agg a FULL JOIN hh h ON h.gkey = a.gkey
+        LEFT JOIN med m ON m.gkey IS NOT DISTINCT FROM a.gkey AND m.is_total = a.is_total
     )
     SELECT CASE WHEN gkey LIKE '~%' THEN NULL ELSE gkey END AS unit_code, unit_name,
            CASE WHEN is_total = 1 THEN 'total' WHEN gkey = '{UNCOVERED}' THEN 'uncovered'
