@@ -19,7 +19,6 @@ from gis.analysis.density import density_bands, kde_surface
 from gis.analysis.hotspots import InsufficientData, gi_bin_legend, gi_star
 from gis.analysis.rates import rate_per_1000_households
 from gis.errors import InputError
-from gis.geo.shapes import DISPLAY_SIMPLIFY_DEG as SIMPLIFY_DEG
 from gis.incidents.filters import IncidentFilter, parse_filter
 from gis.incidents.selection import unit_scope as filter_unit_scope
 from gis.store import aggregates, features, figures
@@ -205,10 +204,10 @@ class RatesReport:
         township, village, hamlet or grid.
     measure : str
         A key of MEASURES.
-    units : GeoDataFrame
-        Units with incidents, households, rate (per 1,000 households), resolution_pct,
-        overdue, median_hours_to_resolve, share_grid, colour and the code of the level to
-        drill down to (`child`); EPSG:4326, simplified for display.
+    units : DataFrame
+        Units (id, code, name, parent) with incidents, households, rate (per 1,000
+        households), resolution_pct, overdue, median_hours_to_resolve, share_grid and colour;
+        no geometry (the map draws the units from tiles).
     legend : list of (colour, label)
     caption : str
         What the legend measures.
@@ -238,8 +237,9 @@ def rates(conn: Connection, scope: Scope, args) -> RatesReport:
         raise InputError(f"measure must be one of {', '.join(MEASURES)}", field="measure")
     gen = bstore.require_active_generation(conn)
     unit_scope = filter_unit_scope(conn, scope, f)
+    # no geometries: the map draws the units from tiles that carry these values
     units = aggregates.unit_counts(conn, scope, f, unit_scope, gen["id"], level,
-                                   simplify=SIMPLIFY_DEG)
+                                   geometry=False)
     table = figures.figures(conn, scope, level, f, unit_scope, gen["id"])
     box = bounds(conn, scope, gen["id"], unit_scope)
     units["rate"] = np.round(rate_per_1000_households(units["incidents"], units["households"]), 2)

@@ -93,7 +93,7 @@ def rates(conn: Connection, scope: Scope, args, guard=nullcontext) -> dict:
 
     def compute() -> Computed:
         r = reports.rates(conn, scope, args)
-        units = r.units.drop(columns="geometry")
+        units = r.units
         column = reports.MEASURES[measure][0]
         ordered = units.sort_values([column, "code"], ascending=[False, True],
                                     na_position="last")

@@ -98,15 +98,31 @@ def others_recorded(conn: Connection, generation_id: int) -> bool:
         {"gen": generation_id}).scalar())
 
 
+# COPY ... (FORMAT binary) of three float8 columns: a 19-byte header, then per row a field
+# count and each field's length and big-endian value, then a 2-byte trailer
+_XYT = np.dtype([("n", ">i2"), ("lx", ">i4"), ("x", ">f8"), ("ly", ">i4"), ("y", ">f8"),
+                 ("lt", ">i4"), ("t", ">f8")])
+
+
 def points(conn: Connection, scope: Scope, f: IncidentFilter, unit_scope: Scope | None,
            generation_id: int) -> pd.DataFrame:
     """lon, lat and occurred_at (UTC) of the selected incidents."""
     sql, params = selection(conn, scope, f, unit_scope, generation_id)
-    # three arrays in one row: far cheaper to fetch than one row per incident
-    row = conn.execute(text(
-        f"SELECT array_agg(ST_X(s.geom)), array_agg(ST_Y(s.geom)), "
-        f"array_agg(extract(epoch FROM s.occurred_at)::float8) FROM ({sql}) s"), params).one()
-    lon, lat, epoch = (np.asarray(v if v is not None else [], dtype="float64") for v in row)
+    # fetched as binary COPY rows, read by numpy at once: about twice as fast as arrays in one
+    # row at a million points, and no Python object per value
+    compiled = text(f"SELECT ST_X(s.geom), ST_Y(s.geom), "
+                    f"extract(epoch FROM s.occurred_at)::float8 FROM ({sql}) s"
+                    ).bindparams(**params).compile(dialect=conn.dialect)
+    buf = bytearray()
+    with conn.connection.driver_connection.cursor() as cur, \
+            cur.copy(f"COPY ({compiled}) TO STDOUT (FORMAT binary)", compiled.params) as copy:
+        for chunk in copy:
+            buf += chunk
+    body = np.frombuffer(memoryview(buf)[19:len(buf) - 2], dtype=_XYT)
+    if not ((body["n"] == 3).all() and (body["lx"] == 8).all() and (body["ly"] == 8).all()
+            and (body["lt"] == 8).all()):
+        raise RuntimeError("unexpected COPY row layout")  # a NULL would show here
+    lon, lat, epoch = (body[c].astype("float64") for c in ("x", "y", "t"))
     return pd.DataFrame({"lon": lon, "lat": lat,
                          # microseconds hold any stored year (nanoseconds stop at 2262)
                          "occurred_at": pd.to_datetime(
@@ -115,13 +131,16 @@ def points(conn: Connection, scope: Scope, f: IncidentFilter, unit_scope: Scope 
 
 
 def unit_counts(conn: Connection, scope: Scope, f: IncidentFilter, unit_scope: Scope | None,
-                generation_id: int, level: str, simplify: float = 0.0) -> gpd.GeoDataFrame:
+                generation_id: int, level: str, simplify: float = 0.0,
+                geometry: bool = True) -> pd.DataFrame:
     """Units of the active generation at `level` inside the scope (and the unit filter), with
-    households, population and the number of selected incidents in each (zeros included)."""
+    households, population and the number of selected incidents in each (zeros included): a
+    GeoDataFrame in EPSG:4326, or without `geometry` a plain DataFrame (far less to fetch)."""
     if level not in UNIT_LEVELS:
         raise ValueError(level)
     sel, params = selection(conn, scope, f, unit_scope, generation_id)
     geom = f"ST_SimplifyPreserveTopology(u.geom, {float(simplify)})" if simplify else "u.geom"
+    wkb = f", ST_AsBinary({geom}) AS wkb" if geometry else ""
     if level == "grid":
         g_sql, g_params = grid_clause(scope, "u")
         ug_sql, ug_params = ("TRUE", {}) if unit_scope is None else grid_clause(unit_scope, "uu")
@@ -129,8 +148,7 @@ def unit_counts(conn: Connection, scope: Scope, f: IncidentFilter, unit_scope: S
             WITH sel AS ({sel}), n AS (SELECT grid_id, count(*) AS incidents FROM sel
                                        GROUP BY grid_id)
             SELECT u.id, u.code, u.name, a.code AS parent_code, a.name AS parent_name,
-                   u.households, u.population, coalesce(n.incidents, 0) AS incidents,
-                   ST_AsBinary({geom}) AS wkb
+                   u.households, u.population, coalesce(n.incidents, 0) AS incidents{wkb}
             FROM grid u JOIN admin_area a ON a.id = u.area_id
             LEFT JOIN n ON n.grid_id = u.id
             WHERE u.generation_id = :gen AND {g_sql} AND {ug_sql.replace('uu.', 'u.')}
@@ -154,7 +172,7 @@ def unit_counts(conn: Connection, scope: Scope, f: IncidentFilter, unit_scope: S
             SELECT u.id, u.code, u.name, p.code AS parent_code, p.name AS parent_name,
                    coalesce(hh.households, 0) AS households,
                    coalesce(hh.population, 0) AS population,
-                   coalesce(n.incidents, 0) AS incidents, ST_AsBinary({geom}) AS wkb
+                   coalesce(n.incidents, 0) AS incidents{wkb}
             FROM admin_area u LEFT JOIN admin_area p ON p.id = u.parent_id
             LEFT JOIN n ON n.unit_id = u.id LEFT JOIN hh ON hh.unit_id = u.id
             WHERE u.generation_id = :gen AND u.level = :level AND {a_sql}
@@ -164,5 +182,7 @@ def unit_counts(conn: Connection, scope: Scope, f: IncidentFilter, unit_scope: S
         params.update(pa_params)
         params["level"] = LEVEL_NUMBER[level]
     frame = pd.read_sql_query(text(sql), conn, params=params)
+    if not geometry:
+        return frame
     geoms = shapely.from_wkb([bytes(b) for b in frame.pop("wkb")]) if len(frame) else []
     return gpd.GeoDataFrame(frame, geometry=list(geoms), crs="EPSG:4326")
