@@ -55,7 +55,9 @@ def figures(conn: Connection, actor: Principal, args, *, origin: dict | None = N
     dict or Download
         JSON: {"level", "filters", "now" (ISO 8601 time the figures were computed), "units"
         (rows with the keys of gis.store.figures.COLUMNS, the uncovered and no-unit rows
-        included), "total" (the total row), "cached" (whether they were stored before)}.
+        included), "total" (the total row), "cached" (whether they were stored before), and
+        "stale": true with "stale_since" when every heavy-work slot was busy and an earlier
+        stored answer stood in}.
         CSV: a Download of UTF-8 CSV with a BOM, the unit rows then the total, headed
         "中文 English", named figures-<level>-<YYYYMMDD>.csv; the export is audited.
 
@@ -90,8 +92,9 @@ def figures(conn: Connection, actor: Principal, args, *, origin: dict | None = N
                                       "total": out["total"]}))
         params = {**filter_params(f), "level": level, "as_of": answer_time()}
         got = cached(conn, "figures", gen["id"], actor.scope, params, stored, guard=guard)
+        stale = {k: got[k] for k in ("stale", "stale_since") if k in got}
         return {"level": level, "filters": f.raw, "now": got["now"], "units": got["units"],
-                "total": got["total"], "cached": got["cached"]}
+                "total": got["total"], "cached": got["cached"], **stale}
     with guard():
         out = compute()
     audit.record(conn, actor, "export", "figures",

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from gis.access.scope import Scope
-from gis.errors import NotFound
+from gis.errors import Busy, NotFound
 from gis.store import results as rstore
 from gis.store import versions
 from gis.store.db import Connection
@@ -64,9 +64,15 @@ def cached(conn: Connection, kind: str, generation_id: int, scope: Scope,
     The answer carries `result` (its key, for tiles), `cached` (whether it was stored before)
     and `computed_s` (how long computing it took when it was made). `guard()` wraps the
     computation only (the interface's bound on heavy work), so cached answers never wait.
-    `key` stores under a key made earlier (a background job finishing what a request named)."""
+    `key` stores under a key made earlier (a background job finishing what a request named).
+
+    When the guard refuses (every heavy-work slot busy), the newest stored result of the same
+    analysis at an earlier data version (or answer time, `as_of`) answers instead, with `stale: true` and `stale_since`
+    (when it was computed); Busy only when there is none."""
     global _stored
     named = key is not None
+    family = key_of(kind, generation_id, scope,
+                    {k: v for k, v in params.items() if k != "as_of"}, {})
     if key is None:
         now = versions.current(conn)
         key = key_of(kind, generation_id, scope, params, {k: now[k] for k in depends})
@@ -79,9 +85,17 @@ def cached(conn: Connection, kind: str, generation_id: int, scope: Scope,
             conn.commit()
             if hit is not None:
                 return {**hit["meta"], "result": key, "cached": True}
-            with guard():
-                started = time.perf_counter()
-                out = compute()
+            try:
+                with guard():
+                    started = time.perf_counter()
+                    out = compute()
+            except Busy:
+                older = None if named else rstore.latest(conn, family)
+                conn.commit()
+                if older is None:
+                    raise
+                return {**older["meta"], "result": older["key"], "cached": True, "stale": True,
+                        "stale_since": older["created_at"].isoformat(timespec="seconds")}
             meta = {**out.meta, "computed_s": round(time.perf_counter() - started, 3)}
             stored_key = key
             if not settled:
@@ -90,7 +104,7 @@ def cached(conn: Connection, kind: str, generation_id: int, scope: Scope,
                 stored_key = f"{key}-u{secrets.token_hex(4)}"  # for its own tiles only
             with conn.engine.begin() as w:
                 rstore.store(w, stored_key, kind, generation_id, scope.describe(), meta,
-                             out.values)
+                             out.values, family=family if settled else None)
                 _stored += 1
                 if _stored % PRUNE_EVERY == 0:
                     rstore.prune(w, KEEP)

@@ -13,12 +13,14 @@ def _json(value) -> str:
 
 
 def store(conn: Connection, key: str, kind: str, generation_id: int, scope: str, meta: dict,
-          values: dict[int, dict]) -> bool:
-    """Keep a result; False when another writer stored the same key first (nothing written)."""
+          values: dict[int, dict], family: str | None = None) -> bool:
+    """Keep a result; False when another writer stored the same key first (nothing written).
+    `family`: the same analysis at any data version (see `latest`)."""
     done = conn.execute(text(
-        "INSERT INTO analysis_result (key, kind, generation_id, scope, meta) "
-        "VALUES (:k, :kind, :g, :s, CAST(:m AS jsonb)) ON CONFLICT (key) DO NOTHING"),
-        {"k": key, "kind": kind, "g": generation_id, "s": scope, "m": _json(meta)}).rowcount
+        "INSERT INTO analysis_result (key, kind, generation_id, scope, meta, family) "
+        "VALUES (:k, :kind, :g, :s, CAST(:m AS jsonb), :f) ON CONFLICT (key) DO NOTHING"),
+        {"k": key, "kind": kind, "g": generation_id, "s": scope, "m": _json(meta),
+         "f": family}).rowcount
     if not done:
         return False
     if values:
@@ -38,6 +40,14 @@ def fetch(conn: Connection, key: str, mark_used: bool = True) -> dict | None:
            "RETURNING kind, generation_id, scope, meta" if mark_used else
            "SELECT kind, generation_id, scope, meta FROM analysis_result WHERE key = :k")
     row = conn.execute(text(sql), {"k": key}).first()
+    return dict(row._mapping) if row else None
+
+
+def latest(conn: Connection, family: str) -> dict | None:
+    """{key, created_at, meta} of the family's newest stored result, or None."""
+    row = conn.execute(text(
+        "SELECT key, created_at, meta FROM analysis_result WHERE family = :f "
+        "ORDER BY created_at DESC LIMIT 1"), {"f": family}).first()
     return dict(row._mapping) if row else None
 
 

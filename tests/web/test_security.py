@@ -186,6 +186,19 @@ def test_heavy_calls_are_bounded_and_cheap_calls_are_not(url, people):
         assert csv.status_code in (403, 429)
     finally:
         gate.leave(people["t1-official"]["id"])
+    # a write moves the data version; with every slot busy the earlier answer stands in
+    assert c.post("/api/v1/incidents", json=feature(unique("moves"), *IN_T1)).status_code == 201
+    gate.enter("someone-else")
+    try:
+        stale = c.get("/api/v1/figures?level=township")
+        body = stale.get_json()
+        assert stale.status_code == 200 and body["stale"] is True and body["stale_since"]
+        assert body["units"] == first.get_json()["units"]
+    finally:
+        gate.leave("someone-else")
+    fresh = c.get("/api/v1/figures?level=township").get_json()
+    assert "stale" not in fresh and fresh["cached"] is False
+    assert fresh["total"]["found"] == first.get_json()["total"]["found"] + 1
 
 
 # ---- 6. city-wide settings need the whole city ----

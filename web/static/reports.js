@@ -190,7 +190,9 @@
           }
           renderers[cfg.page](body, p, extra);
           status.className = "gg-hint";
-          status.textContent = (body.cached ? "缓存结果 Cached result" : "已计算 Computed") +
+          status.textContent = (body.stale
+            ? "服务器繁忙，显示较早结果 Server busy: an earlier result (" + body.stale_since + ")"
+            : (body.cached ? "缓存结果 Cached result" : "已计算 Computed")) +
             " · " + fmt(body.computed_s, 2) + " s" + (body.as_of ? " · " + body.as_of : "");
           document.body.dataset.loaded = String(mine);
           window.gridgisReportPending = body.result === null;  // a refinement still running
