@@ -155,6 +155,12 @@ def point_clause(scope: Scope, alias: str) -> tuple[str, dict]:
     return ("(" + " OR ".join(parts) + ")", params) if parts else ("FALSE", {})
 
 
+# EPSG:3857 from lon/lat as arithmetic: the spherical Mercator PROJ computes, without a call to
+# ST_Transform per point (binning a million points at zoom 8 takes about half the time)
+MERC_X = "(6378137.0 * radians({lon}))"
+MERC_Y = "(6378137.0 * ln(tan(pi() / 4 + radians({lat}) / 2)))"
+
+
 def _binned(layer: str, alias: str, base: str, z: int) -> tuple[str, dict]:
     """Points of `base` (FROM ... CROSS JOIN b WHERE ..., over `alias`) counted on a 64 x 64
     lattice of the tile, one point per cell with `count`. Cells are taken by floor and the tile
@@ -162,9 +168,10 @@ def _binned(layer: str, alias: str, base: str, z: int) -> tuple[str, dict]:
     across tiles."""
     sql = f"""WITH b AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env,
                                 ST_Transform(ST_TileEnvelope(:z, :x, :y), 4326) AS q),
-        pts AS (SELECT ST_Transform({alias}.geom, 3857) AS g {base}),
-        cells AS (SELECT floor((ST_X(g) - ST_XMin(b.env)) / :cell) AS cx,
-                         floor((ST_Y(g) - ST_YMin(b.env)) / :cell) AS cy, count(*) AS count
+        pts AS (SELECT {MERC_X.format(lon=f"ST_X({alias}.geom)")} AS mx,
+                       {MERC_Y.format(lat=f"ST_Y({alias}.geom)")} AS my {base}),
+        cells AS (SELECT floor((mx - ST_XMin(b.env)) / :cell) AS cx,
+                         floor((my - ST_YMin(b.env)) / :cell) AS cy, count(*) AS count
                   FROM pts CROSS JOIN b GROUP BY 1, 2)
         SELECT ST_AsMVT(t, '{layer}', {EXTENT}, 'geom') FROM (
             SELECT c.count, ST_AsMVTGeom(ST_SetSRID(ST_MakePoint(

@@ -129,6 +129,17 @@ def test_binned_incidents_add_up_and_points_show_from_zoom_14(demo_client, demo_
             "SELECT count(*) FROM incident WHERE ST_Intersects(geom, ST_GeomFromText(:w, 4326))"),
             {"w": env.wkt}).scalar_one()
     assert sum(f["properties"]["count"] for f in binned["features"]) == total
+    with demo_engine.connect() as conn:  # the same cells from PostGIS's own projection
+        cells = conn.execute(text("""
+            WITH b AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env),
+            p AS (SELECT ST_Transform(i.geom, 3857) AS g FROM incident i
+                  WHERE ST_Intersects(i.geom, ST_GeomFromText(:w, 4326)))
+            SELECT count(*) FROM p CROSS JOIN b
+            GROUP BY floor((ST_X(g) - ST_XMin(b.env)) / :cell),
+                     floor((ST_Y(g) - ST_YMin(b.env)) / :cell)"""),
+            {"z": z, "x": x, "y": y, "w": env.wkt,
+             "cell": 2 * math.pi * 6378137.0 / 2 ** z / 64}).scalars().all()
+    assert sorted(f["properties"]["count"] for f in binned["features"]) == sorted(cells)
     with demo_engine.connect() as conn:
         lon, lat, ext = conn.execute(text(
             "SELECT ST_X(geom), ST_Y(geom), external_id FROM incident ORDER BY id LIMIT 1")).one()
