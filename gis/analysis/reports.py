@@ -78,6 +78,27 @@ def density_cell_m(box, bandwidth_m: int) -> float:
     return cell
 
 
+WIDER_BANDWIDTH_M = (1000, 2000, 5000, 10_000, 20_000)  # tried in turn for large areas
+
+
+def fitting_bandwidth(box, bandwidth_m: int, chosen: bool) -> int:
+    """The bandwidth of a density over `box`: the one chosen (InputError when it is too fine
+    for the area, said before any work), or without a choice the default widened in steps
+    until the raster fits (a province at once is mapped with kilometres, not 500 m)."""
+    if chosen:
+        density_cell_m(box, bandwidth_m)
+        return bandwidth_m
+    *wider, widest = (bandwidth_m, *(w for w in WIDER_BANDWIDTH_M if w > bandwidth_m))
+    for value in wider:
+        try:
+            density_cell_m(box, value)
+            return value
+        except InputError:
+            continue
+    density_cell_m(box, widest)  # InputError when even this one is too fine
+    return widest
+
+
 def weekly(points: pd.DataFrame) -> tuple[list, list[str]]:
     """Points grouped by ISO week (China time) for the time slider: ([[lat, lon], ...] per week,
     week start dates)."""
@@ -152,12 +173,14 @@ def hotspots(conn: Connection, scope: Scope, args, *, inference: str = "analytic
     bandwidth = parse_bandwidth(args.get("bandwidth"))
     gen = bstore.require_active_generation(conn)
     unit_scope = filter_unit_scope(conn, scope, f)
+    box = bounds(conn, scope, gen["id"], unit_scope)
+    if box is not None:
+        bandwidth = fitting_bandwidth(box, bandwidth, chosen=bool(args.get("bandwidth")))
     pts = aggregates.points(conn, scope, f, unit_scope, gen["id"])
     progress(0.2)
     # exact geometries: simplifying each grid alone would drop neighbour links
     grids = aggregates.unit_counts(conn, scope, f, unit_scope, gen["id"], "grid")
     progress(0.4)
-    box = bounds(conn, scope, gen["id"], unit_scope)
     bands = gpd.GeoDataFrame({"label": [], "colour": []}, geometry=[], crs="EPSG:4326")
     if len(pts):
         area = box or [pts["lon"].min(), pts["lat"].min(), pts["lon"].max(), pts["lat"].max()]

@@ -179,3 +179,21 @@ def test_quantile_bands_split_the_area(clustered):
     bands = density_bands(clustered, scheme="Quantiles", k=4, min_density=1.0)
     areas = bands.to_crs(clustered.crs).area.to_numpy()
     assert len(bands) == 4 and areas.std() / areas.mean() < 0.1   # about equal areas
+
+
+def test_the_default_bandwidth_widens_for_large_areas_a_chosen_one_does_not():
+    from gis.analysis.reports import density_cell_m, fitting_bandwidth
+    city = (125.0, 46.0, 125.6, 46.5)          # ~45 x 55 km: the default fits
+    province = (121.0, 43.5, 135.0, 53.5)      # ~1,000 x 1,100 km
+    assert fitting_bandwidth(city, 500, chosen=False) == 500
+    wide = fitting_bandwidth(province, 500, chosen=False)
+    assert wide > 500 and density_cell_m(province, wide) <= wide
+    narrower = [b for b in (500, 1000, 2000, 5000, 10_000) if b < wide]
+    for b in narrower:   # the smallest that fits is taken
+        with pytest.raises(InputError):
+            density_cell_m(province, b)
+    with pytest.raises(InputError) as err:
+        fitting_bandwidth(province, 500, chosen=True)
+    assert err.value.field == "bandwidth"
+    with pytest.raises(InputError):
+        fitting_bandwidth((-170.0, -80.0, 170.0, 80.0), 500, chosen=False)
