@@ -42,7 +42,12 @@ def import_boundaries(engine: Engine, path: str | Path, *, commit: bool = False,
     polygons valid and keep the polygonal parts of geometry collections before validation,
     listing each repaired feature in the report. Files that cannot be read, lack layers or
     columns, have no or an implausible CRS, or exceed the vertex limits are refused while
-    reading (InputError, ValidationFailed)."""
+    reading (InputError, ValidationFailed).
+
+    progress(phase, done, total) hears each step: "reading", the checks, then "writing" the
+    units (done of total)."""
+    step = progress or (lambda phase, done, total: None)
+    step("reading", 0, None)
     bset = read_boundary_set(path, assume_crs=crs,
                              max_vertices_per_feature=max_vertices_per_feature,
                              max_vertices_per_file=max_vertices_per_file)
@@ -56,7 +61,8 @@ def import_boundaries(engine: Engine, path: str | Path, *, commit: bool = False,
         existing = bstore.generation_by_sha(conn, bset.sha256)
     if existing:
         report.already_imported = existing["id"]
-    report.problems = validate_boundary_set(bset, tolerance_m2=tolerance_m2)
+    report.problems = validate_boundary_set(bset, tolerance_m2=tolerance_m2,
+                                            step=lambda phase: step(phase, 0, None))
     if report.problems:
         repaired = f" after repairing {len(report.repairs)} feature(s)" if repair else ""
         raise ValidationFailed(f"{len(report.problems)} problem(s) in {bset.source}{repaired}; "
@@ -64,8 +70,11 @@ def import_boundaries(engine: Engine, path: str | Path, *, commit: bool = False,
                                details=[p.to_dict() for p in report.problems])
     if commit and not existing:
         with engine.begin() as conn:
+            total = sum(report.counts.values())
+            step("writing", 0, total)
             report.generation_id = bstore.write_boundary_set(
-                conn, bset, name=name or Path(path).stem, progress=progress)
+                conn, bset, name=name or Path(path).stem,
+                progress=lambda n: step("writing", n, total))
             audit.record(conn, actor, "boundary_import", f"generation/{report.generation_id}",
                          details={"source": bset.source, "sha256": bset.sha256,
                                   "counts": report.counts, "repairs": len(report.repairs)},

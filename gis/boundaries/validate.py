@@ -33,24 +33,31 @@ def _problem(level: str, code: str, rule: str, message: str, lon=None, lat=None)
     return Problem(rule, code, message, lon, lat, level=level)
 
 
-def validate_boundary_set(bset: BoundarySet, tolerance_m2: float = 1.0) -> list[Problem]:
+def validate_boundary_set(bset: BoundarySet, tolerance_m2: float = 1.0,
+                          step=lambda phase: None) -> list[Problem]:
+    """Every problem of the set; `step(phase)` hears each check as it starts (a long import
+    shows where it is)."""
     layers = {k: v for k, v in bset.layers.items() if len(v)}
     problems: list[Problem] = []
     if "city" not in layers or "grid" not in layers:
         return [_problem("set", "", "missing_layer", "a boundary set needs a city and grids")]
     ok = {}  # level -> boolean mask of geometrically usable rows
     for level, frame in layers.items():
+        step(f"checking {level} codes and shapes")
         problems += _attribute_problems(level, frame, layers)
         geom_problems, ok[level] = _geometry_problems(level, frame)
         problems += geom_problems
     area_levels = [lv for lv in ("city", "township", "village", "hamlet") if lv in layers]
     for level in area_levels[1:] + ["grid"]:
+        step(f"checking {level} overlaps")
         problems += _overlaps(level, layers[level], ok[level], tolerance_m2)
     leaf_of = _leaf_parents(layers)
     for level in area_levels[1:]:
         parent_level = PARENT_LEVEL[level]
+        step(f"checking {level} inside {parent_level}")
         problems += _containment(level, layers[level], ok[level], parent_level,
                                  layers[parent_level], ok[parent_level], tolerance_m2)
+    step("checking grids inside their units")
     problems += _grid_containment(layers, ok, leaf_of, tolerance_m2)
     return problems
 

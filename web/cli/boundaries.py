@@ -34,14 +34,15 @@ def boundaries_import(path, commit, name, crs, tolerance, repair, max_vertices,
     """Validate a boundary set (GeoPackage, GeoJSON or Shapefile) and, with --commit, import it
     as the new active generation in one transaction."""
     from gis.boundaries.importing import import_boundaries
+    from gis.incidents.importing import phased
     limits = {k: v for k, v in (("max_vertices_per_feature", max_vertices),
                                 ("max_vertices_per_file", max_file_vertices)) if v}
     engine = ready_engine()
-    bar = progress("writing units", " units", disable=not commit)
+    bar = progress("boundaries", " units")
     try:
         report = import_boundaries(engine, path, commit=commit, name=name, crs=crs,
                                    tolerance_m2=tolerance, repair=repair,
-                                   progress=bar.update, **limits)
+                                   progress=phased(bar), **limits)
     except GridgisError as err:
         bar.close()
         fail(err)
