@@ -131,38 +131,47 @@ def _feature(row) -> dict:
             "geometry": json.loads(row["geometry"])}
 
 
-_EXTENTS: OrderedDict = OrderedDict()   # boundary extents by generation: they never change
-_EXTENTS_KEEP = 256
-_extents_lock = threading.Lock()
+_STATIC: OrderedDict = OrderedDict()   # answers about a generation's shapes: never change
+_STATIC_KEEP = 512
+_static_lock = threading.Lock()
+
+
+def _per_generation(conn: Connection, generation_id: int, what: tuple, compute):
+    """compute(), kept in process for this generation: its shapes and households are never
+    changed once written. The key holds the database and the generation's creation time, so a
+    database made again under the same name does not answer from the old one."""
+    created = conn.execute(text("SELECT created_at FROM generation WHERE id = :g"),
+                           {"g": generation_id}).scalar()
+    key = (conn.engine.url.render_as_string(hide_password=True), generation_id, str(created),
+           *what)
+    with _static_lock:
+        if key in _STATIC:
+            _STATIC.move_to_end(key)
+            return _STATIC[key]
+    out = compute()
+    with _static_lock:
+        _STATIC[key] = out
+        while len(_STATIC) > _STATIC_KEEP:
+            _STATIC.popitem(last=False)
+    return out
 
 
 def extent(conn: Connection, coll: Collection, generation_id: int | None,
            scope: Scope) -> list[float] | None:
     """[min lon, min lat, max lon, max lat] of the collection's items in the scope, or None.
-    Boundary collections of a named generation are kept in process (a generation's shapes are
-    never changed once written; the key holds the database and the generation's creation time),
-    since reading every grid's box takes most of a second at 100,000 grids."""
-    key = None
+    Boundary collections of a named generation are kept in process (reading every grid's box
+    takes most of a second at 100,000 grids)."""
+    def compute():
+        sql, _, params = _select(coll, ItemQuery(generation_id, scope))
+        box = conn.execute(text(f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+                                f"(SELECT ST_Extent(a.geom) AS e FROM ({sql}) q "
+                                f"JOIN {coll.table} a USING (id)) s"), params).first()
+        return [float(v) for v in box] if box and box[0] is not None else None
     if generation_id is not None and coll.table in ("grid", "admin_area"):
-        created = conn.execute(text("SELECT created_at FROM generation WHERE id = :g"),
-                               {"g": generation_id}).scalar()
-        key = (conn.engine.url.render_as_string(hide_password=True), coll.id, generation_id,
-               str(created), scope.describe())
-        with _extents_lock:
-            if key in _EXTENTS:
-                _EXTENTS.move_to_end(key)
-                return _EXTENTS[key]
-    sql, _, params = _select(coll, ItemQuery(generation_id, scope))
-    box = conn.execute(text(f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
-                            f"(SELECT ST_Extent(a.geom) AS e FROM ({sql}) q "
-                            f"JOIN {coll.table} a USING (id)) s"), params).first()
-    out = [float(v) for v in box] if box and box[0] is not None else None
-    if key is not None:
-        with _extents_lock:
-            _EXTENTS[key] = out
-            while len(_EXTENTS) > _EXTENTS_KEEP:
-                _EXTENTS.popitem(last=False)
-    return out
+        out = _per_generation(conn, generation_id, ("extent", coll.id, scope.describe()),
+                              compute)
+        return list(out) if out is not None else None
+    return compute()
 
 
 def summary(conn: Connection, generation_id: int | None, scope: Scope) -> dict:
@@ -184,18 +193,22 @@ def summary(conn: Connection, generation_id: int | None, scope: Scope) -> dict:
 def household_breaks(conn: Connection, generation_id: int, scope: Scope, level: str = "grid",
                      k: int = 5) -> list[float]:
     """Upper bounds of k quantile classes of households per grid (or per village) inside the
-    jurisdiction, for a legend; [] when there is nothing."""
-    g_sql, params = grid_clause(scope, "g")
-    fractions = [i / k for i in range(1, k)]
-    per = "g.households" if level == "grid" else "sum(g.households)"
-    group = "" if level == "grid" else "GROUP BY g.village_id"
-    row = conn.execute(text(f"""
-        SELECT percentile_disc(CAST(:f AS float8[])) WITHIN GROUP (ORDER BY h), max(h)
-        FROM (SELECT {per} AS h FROM grid g WHERE g.generation_id = :gen AND {g_sql} {group}) s
-        """), {**params, "gen": generation_id, "f": fractions}).one()
-    if row[1] is None:
-        return []
-    return sorted(set(float(v) for v in row[0])) + [float(row[1])]
+    jurisdiction, for a legend; [] when there is nothing. Kept in process per generation."""
+    def compute():
+        g_sql, params = grid_clause(scope, "g")
+        fractions = [i / k for i in range(1, k)]
+        per = "g.households" if level == "grid" else "sum(g.households)"
+        group = "" if level == "grid" else "GROUP BY g.village_id"
+        row = conn.execute(text(f"""
+            SELECT percentile_disc(CAST(:f AS float8[])) WITHIN GROUP (ORDER BY h), max(h)
+            FROM (SELECT {per} AS h FROM grid g
+                  WHERE g.generation_id = :gen AND {g_sql} {group}) s
+            """), {**params, "gen": generation_id, "f": fractions}).one()
+        if row[1] is None:
+            return ()
+        return tuple(sorted(set(float(v) for v in row[0]))) + (float(row[1]),)
+    return list(_per_generation(conn, generation_id,
+                                ("household_breaks", level, k, scope.describe()), compute))
 
 
 def grid_totals(conn: Connection, generation_id: int, scope: Scope) -> dict:
