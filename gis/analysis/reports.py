@@ -85,18 +85,17 @@ def fitting_bandwidth(box, bandwidth_m: int, chosen: bool) -> int:
     """The bandwidth of a density over `box`: the one chosen (InputError when it is too fine
     for the area, said before any work), or without a choice the default widened in steps
     until the raster fits (a province at once is mapped with kilometres, not 500 m)."""
-    if chosen:
-        density_cell_m(box, bandwidth_m)
-        return bandwidth_m
-    *wider, widest = (bandwidth_m, *(w for w in WIDER_BANDWIDTH_M if w > bandwidth_m))
-    for value in wider:
+    tried = [bandwidth_m]
+    if not chosen:
+        tried += [w for w in WIDER_BANDWIDTH_M if w > bandwidth_m]
+    for value in tried[:-1]:
         try:
             density_cell_m(box, value)
             return value
         except InputError:
             continue
-    density_cell_m(box, widest)  # InputError when even this one is too fine
-    return widest
+    density_cell_m(box, tried[-1])  # InputError when even the last one is too fine
+    return tried[-1]
 
 
 def weekly(points: pd.DataFrame) -> tuple[list, list[str]]:

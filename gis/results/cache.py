@@ -67,8 +67,8 @@ def cached(conn: Connection, kind: str, generation_id: int, scope: Scope,
     `key` stores under a key made earlier (a background job finishing what a request named).
 
     When the guard refuses (every heavy-work slot busy), the newest stored result of the same
-    analysis at an earlier data version (or answer time, `as_of`) answers instead, with `stale: true` and `stale_since`
-    (when it was computed); Busy only when there is none."""
+    analysis at an earlier data version (or answer time, `as_of`) answers instead, with
+    `stale: true` and `stale_since` (when it was computed); Busy only when there is none."""
     global _stored
     named = key is not None
     family = key_of(kind, generation_id, scope,

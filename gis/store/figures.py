@@ -71,17 +71,18 @@ def query(conn: Connection, scope: Scope, level: str, f: IncidentFilter,
     if level not in FIGURE_LEVELS:
         raise ValueError(level)
     unit_table, grid_col = ("grid", "id") if level == "grid" else ("admin_area", f"{level}_id")
-    g_sql, sel_params = grid_clause(scope, "g")
+    g_sql, g_params = grid_clause(scope, "g")
     unit_grids = "TRUE"
     if unit_scope is not None:
         unit_grids = "g.code LIKE ANY(:unit_patterns)"
-        sel_params["unit_patterns"] = [u.code if u.level == "grid" else u.prefix + "%"
-                                       for u in unit_scope.units]
+        g_params["unit_patterns"] = [u.code if u.level == "grid" else u.prefix + "%"
+                                     for u in unit_scope.units]
     done = _list(DONE)
     per_level = ",\n".join(
         f"count(*) FILTER (WHERE done AND resolved_level = '{lv}') AS resolved_{lv}"
         for lv in HANDLING_LEVELS)
-    per_level_sum = ", ".join(f"sum(resolved_{lv})::bigint AS resolved_{lv}" for lv in HANDLING_LEVELS)
+    per_level_sum = ", ".join(f"sum(resolved_{lv})::bigint AS resolved_{lv}"
+                              for lv in HANDLING_LEVELS)
     shares = ",\n".join(
         f"round(resolved_{lv}::numeric / NULLIF(resolved_known, 0), 4)::float AS share_{lv}"
         for lv in HANDLING_LEVELS)
@@ -94,7 +95,7 @@ def query(conn: Connection, scope: Scope, level: str, f: IncidentFilter,
     times, _ = selection(conn, scope, f, unit_scope, generation_id, others=others, columns=(
         "extract(epoch FROM i.resolved_at - i.reported_at) / 3600 AS hours",),
         where=f"i.resolved_at IS NOT NULL AND {done_sql}")
-    params.update(sel_params)
+    params.update(g_params)
     # counted per grid first (an integer key, scanned and counted in parallel), then summed
     # per unit; medians from a second scan of the resolved incidents with a time
     sql = f"""
