@@ -53,12 +53,20 @@ def factory_gpkg(tmp_path_factory):
     return factory.write(factory.layers(), tmp_path_factory.mktemp("factory") / "set.gpkg")
 
 
+def _factory_database(admin_engine, template_db, factory_gpkg, suffix) -> tuple[str, str]:
+    """(name, url) of a new database holding the factory boundary set."""
+    from gis.boundaries.importing import import_boundaries
+    name, url = _create_from_template(admin_engine, template_db, suffix)
+    engine = db.engine(url)
+    import_boundaries(engine, factory_gpkg, commit=True, name="factory")
+    engine.dispose()
+    return name, url
+
+
 @pytest.fixture(scope="session")
 def factory_db(admin_engine, template_db, factory_gpkg):
     """A database holding the small exact boundary set of tests/factory.py (shared)."""
-    from gis.boundaries.importing import import_boundaries
-    name, url = _create_from_template(admin_engine, template_db, "factory")
-    import_boundaries(db.engine(url), factory_gpkg, commit=True, name="factory")
+    name, url = _factory_database(admin_engine, template_db, factory_gpkg, "factory")
     yield url
     scratch.drop_database(admin_engine, name)
 
@@ -67,10 +75,19 @@ def factory_db(admin_engine, template_db, factory_gpkg):
 def private_factory_db(admin_engine, template_db, factory_gpkg):
     """A database of one test module's own with the factory boundary set (for modules that
     write coverage or settings the shared factory_db should not see)."""
-    from gis.boundaries.importing import import_boundaries
-    name, url = _create_from_template(admin_engine, template_db, uuid.uuid4().hex[:8])
-    import_boundaries(db.engine(url), factory_gpkg, commit=True, name="factory")
+    name, url = _factory_database(admin_engine, template_db, factory_gpkg, uuid.uuid4().hex[:8])
     yield url
+    scratch.drop_database(admin_engine, name)
+
+
+@pytest.fixture
+def factory_engine(admin_engine, template_db, factory_gpkg):
+    """An engine on a database of one test's own with the factory boundary set (for tests that
+    publish generations or otherwise change what other tests read)."""
+    name, url = _factory_database(admin_engine, template_db, factory_gpkg, uuid.uuid4().hex[:8])
+    engine = db.engine(url)
+    yield engine
+    engine.dispose()
     scratch.drop_database(admin_engine, name)
 
 

@@ -5,8 +5,6 @@ rows stay uncovered; checked against a shapely point-in-polygon reference. With 
 under another generation, the short one-table selection gives the same counts as the long one."""
 from __future__ import annotations
 
-import uuid
-
 import pytest
 import shapely
 from shapely.geometry import box, mapping
@@ -14,31 +12,19 @@ from sqlalchemy import text
 
 from gis.access.roles import SYSTEM
 from gis.access.scope import Scope
-from gis.boundaries.importing import import_boundaries
 from gis.incidents.filters import parse_filter
 from gis.incidents.submit import submit_incident
 from gis.planning import drafts, publish, saving
-from gis.store import aggregates, db, scratch
+from gis.store import aggregates
 from gis.store import figures as fstore
+from tests.helpers import petition
 
 C = "231281102001"  # a community without hamlets in the factory set
 
 
 @pytest.fixture
-def eng(admin_engine, template_db, factory_gpkg):
-    name = f"gridgis_test_gens_{uuid.uuid4().hex[:6]}"
-    url = scratch.create_database(admin_engine, name, template=template_db)
-    engine = db.engine(url)
-    import_boundaries(engine, factory_gpkg, commit=True, name="factory")
-    yield engine
-    engine.dispose()
-    scratch.drop_database(admin_engine, name)
-
-
-def incident(ext, lon, lat):
-    return {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
-            "properties": {"external_id": ext, "category": "petition",
-                           "occurred_at": "2026-02-01T08:00:00+08:00"}}
+def eng(factory_engine):
+    return factory_engine
 
 
 def reference(conn, gen) -> dict:
@@ -66,9 +52,9 @@ def counted(conn, gen, others=None) -> dict:
 def test_old_incidents_count_in_the_new_grids(eng):
     with eng.begin() as conn:
         for n in range(30):   # rows at 46.05, 46.10 (a border) and 46.15 in the community
-            submit_incident(conn, incident(f"e{n}", 125.2 + 0.2 * (n % 10) / 10,
+            submit_incident(conn, petition(f"e{n}", 125.2 + 0.2 * (n % 10) / 10,
                                            46.05 + 0.05 * (n // 10)), scope=Scope.all())
-        submit_incident(conn, incident("far", 125.6, 46.2), scope=Scope.all())  # uncovered
+        submit_incident(conn, petition("far", 125.6, 46.2), scope=Scope.all())  # uncovered
         gen1 = conn.execute(text("SELECT id FROM generation WHERE is_active")).scalar_one()
         assert not aggregates.others_recorded(conn, gen1)
         short = counted(conn, gen1)

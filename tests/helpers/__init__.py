@@ -40,6 +40,13 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:6]}"
 
 
+def petition(external_id: str, lon: float, lat: float) -> dict:
+    """A petition incident as a GeoJSON Feature (occurred 2026-02-01 08:00 China time)."""
+    return {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
+            "properties": {"external_id": external_id, "category": "petition",
+                           "occurred_at": "2026-02-01T08:00:00+08:00"}}
+
+
 def csrf_token(client, path="/login") -> str:
     """The CSRF token of a page's forms (the session's token)."""
     return CSRF_RE.search(client.get(path).get_data(as_text=True)).group(1)

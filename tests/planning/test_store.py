@@ -5,7 +5,6 @@ and re-assignment of history in batches."""
 from __future__ import annotations
 
 import threading
-import uuid
 
 import pytest
 import shapely
@@ -14,13 +13,12 @@ from sqlalchemy import text
 
 from gis.access.roles import SYSTEM, Principal
 from gis.access.scope import Scope, Unit
-from gis.boundaries.importing import import_boundaries
 from gis.errors import Conflict, Forbidden, NotFound, UnprocessableError
 from gis.incidents.submit import submit_incident
 from gis.planning import drafts as plans
 from gis.planning import publish, review, saving
-from gis.store import db, scratch
 from gis.store import plans as store
+from tests.helpers import petition
 
 HV = "231281101001"                      # village with two hamlets
 H1, H2 = HV + "001", HV + "002"          # 125.0..125.1 and 125.1..125.2 E, 46.0..46.2 N
@@ -35,13 +33,8 @@ def who(level_code: tuple[str, str] | None, name="p") -> Principal:
 
 
 @pytest.fixture
-def eng(admin_engine, template_db, factory_gpkg):
-    name = f"gridgis_test_planstore_{uuid.uuid4().hex[:6]}"
-    url = scratch.create_database(admin_engine, name, template=template_db)
-    engine = db.engine(url)
-    import_boundaries(engine, factory_gpkg, commit=True, name="factory")
-    yield engine
-    scratch.drop_database(admin_engine, name)
+def eng(factory_engine):
+    return factory_engine
 
 
 def open_draft(eng, unit, actor=SYSTEM) -> dict:
@@ -204,18 +197,12 @@ def test_two_publishes_at_once_one_wins(eng):
         assert [tuple(g) for g in gens] == [(1, False), (won[0]["generation_id"], True)]
 
 
-def incident(ext, lon, lat):
-    return {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
-            "properties": {"external_id": ext, "category": "petition",
-                           "occurred_at": "2026-02-01T08:00:00+08:00"}}
-
-
 def test_reassign_history_in_batches(eng):
     with eng.begin() as conn:
         for n in range(30):   # rows at 46.05, 46.10 (a border) and 46.15 in the community
-            submit_incident(conn, incident(f"e{n}", 125.2 + 0.2 * (n % 10) / 10,
+            submit_incident(conn, petition(f"e{n}", 125.2 + 0.2 * (n % 10) / 10,
                                            46.05 + 0.05 * (n // 10)), scope=Scope.all())
-        submit_incident(conn, incident("far", 125.6, 46.2), scope=Scope.all())
+        submit_incident(conn, petition("far", 125.6, 46.2), scope=Scope.all())
     d = open_draft(eng, C)
     body = save(eng, d["id"], 1, op="reshape", code=C + "001",
                 outline=mapping(box(125.2, 46.0, 125.4, 46.16)))
@@ -225,7 +212,7 @@ def test_reassign_history_in_batches(eng):
     assert (first["considered"], first["inserted"], first["assigned"], first["uncovered"]) == \
         (31, 31, 31, 1)
     with eng.begin() as conn:
-        submit_incident(conn, incident("late", 125.3, 46.3), scope=Scope.all())  # under gen
+        submit_incident(conn, petition("late", 125.3, 46.3), scope=Scope.all())  # under gen
         conn.execute(text(  # as if it had arrived before the publication: assigned under 1
             "UPDATE incident i SET generation_id = 1, grid_id = g.id, hamlet_id = g.hamlet_id, "
             "village_id = g.village_id, township_id = g.township_id, city_id = g.city_id "
