@@ -6,12 +6,13 @@ level; children cover their parent with no gap ("no blind spots"); grids sit in 
 hamlet, or a village/community without hamlets) and cover each leaf completely. Areas are measured
 on the storage coordinates (EPSG:4326, planar, exactly as assignment sees them) and converted to
 m² with the local scale at each piece, with a tolerance (default 1 m²) for slivers.
-Each problem names the unit's code and a lon/lat to zoom to.
+Each problem names the unit's code and a lon/lat to zoom to. A unit whose geometry --repair
+can fix (`fix_geometry`) is reported as invalid, and its parent's gap counts it as repaired.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import geopandas as gpd
 import numpy as np
@@ -23,7 +24,7 @@ from shapely.errors import GEOSException
 from gis.boundaries.read import BoundarySet
 from gis.domain import AREA_KINDS, code_problem
 from gis.errors import Problem
-from gis.geo.measure import area_m2
+from gis.geo.measure import area_m2, metres_per_degree
 from gis.geo.shapes import zoom_point
 
 PARENT_LEVEL = {"township": "city", "village": "township", "hamlet": "village"}
@@ -42,10 +43,11 @@ def validate_boundary_set(bset: BoundarySet, tolerance_m2: float = 1.0,
     if "city" not in layers or "grid" not in layers:
         return [_problem("set", "", "missing_layer", "a boundary set needs a city and grids")]
     ok = {}  # level -> boolean mask of geometrically usable rows
+    cover = {}  # level -> what each row covers once repaired (None: nothing), for gaps
     for level, frame in layers.items():
         step(f"checking {level} codes and shapes")
         problems += _attribute_problems(level, frame, layers)
-        geom_problems, ok[level] = _geometry_problems(level, frame)
+        geom_problems, ok[level], cover[level] = _geometry_problems(level, frame)
         problems += geom_problems
     area_levels = [lv for lv in ("city", "township", "village", "hamlet") if lv in layers]
     for level in area_levels[1:] + ["grid"]:
@@ -55,10 +57,10 @@ def validate_boundary_set(bset: BoundarySet, tolerance_m2: float = 1.0,
     for level in area_levels[1:]:
         parent_level = PARENT_LEVEL[level]
         step(f"checking {level} inside {parent_level}")
-        problems += _containment(level, layers[level], ok[level], parent_level,
+        problems += _containment(level, layers[level], ok[level], cover[level], parent_level,
                                  layers[parent_level], ok[parent_level], tolerance_m2)
     step("checking grids inside their units")
-    problems += _grid_containment(layers, ok, leaf_of, tolerance_m2)
+    problems += _grid_containment(layers, ok, cover["grid"], leaf_of, tolerance_m2)
     return problems
 
 
@@ -110,8 +112,12 @@ def _attribute_problems(level, frame, layers) -> list[Problem]:
     return out
 
 
-def _geometry_problems(level, frame) -> tuple[list[Problem], np.ndarray]:
+def _geometry_problems(level, frame) -> tuple[list[Problem], np.ndarray, np.ndarray]:
+    """The problems of each row's geometry; which rows are usable as they are; and what each
+    row covers: its geometry, or for one --repair can fix what the repair makes of it (so an
+    invalid unit is not also reported as a gap in its parent), or None."""
     geoms = frame.geometry.values
+    cover = np.array(geoms, dtype=object)
     out = []
     missing = shapely.is_missing(np.asarray(geoms))
     empty = np.array([g is None or g.is_empty for g in geoms])
@@ -123,16 +129,41 @@ def _geometry_problems(level, frame) -> tuple[list[Problem], np.ndarray]:
         if missing[i] or empty[i]:
             out.append(_problem(level, code, "empty_geometry", "geometry is missing or empty"))
         elif not polygonal[i]:
-            hint = " (--repair keeps its polygonal parts)" \
-                if (shapely.get_type_id(_flatten(geoms[i])) == 3).any() else ""
+            fix = _safe_fix(geoms[i]) if types[i] == "GeometryCollection" else None
+            cover[i] = fix.geom if fix else None
+            hint = " (--repair keeps its polygonal parts)" if fix else ""
             out.append(_problem(level, code, "not_polygonal",
                                f"geometry is a {types[i]}, expected a polygon{hint}",
                                *_safe_locate(geoms[i])))
         elif not valid[i]:
-            reason, lon, lat = invalidity(geoms[i])
-            out.append(_problem(level, code, "invalid_geometry",
-                               f"{reason} (--repair applies shapely.make_valid)", lon, lat))
-    return out, ~(missing | empty) & polygonal & valid
+            fix = _safe_fix(geoms[i])
+            cover[i] = fix.geom if fix else None
+            lon, lat = (fix.lon, fix.lat) if fix else invalidity(geoms[i])[1:]
+            out.append(_problem(level, code, "invalid_geometry", _invalid_message(geoms[i], fix),
+                               lon, lat))
+    usable = ~(missing | empty) & polygonal & valid
+    cover[missing | empty] = None
+    return out, usable, cover
+
+
+def _safe_fix(geom) -> Fix | None:
+    try:
+        return fix_geometry(geom)
+    except GEOSException:
+        return None
+
+
+def _invalid_message(geom, fix: Fix | None) -> str:
+    """Why a geometry is invalid and what --repair would make of it."""
+    if fix is None:
+        return f"{invalidity(geom)[0]} (--repair cannot make a polygon of it)"
+    loss = f"; {fix.loss_note()}" if fix.loses_area else ""
+    if fix.merged:
+        how = {"nested": "nest", "overlapping": "overlap"}.get(fix.kind, "nest or overlap")
+        kept = f"{fix.after_m2:,.1f} m²{loss}" if loss else f"area kept: {fix.after_m2:,.1f} m²"
+        return (f"{fix.reason}: {fix.merged} parts {how} ({fix.shared_m2:,.1f} m² lie in more "
+                f"than one part); --repair merges them ({kept})")
+    return f"{fix.reason} (--repair applies shapely.make_valid{loss})"
 
 
 _REASON_AT = re.compile(r"^(.*?)\s*\[\s*(\S+)\s+(\S+)\s*\]\s*$")
@@ -176,6 +207,147 @@ def polygonal_part(geom) -> tuple[object | None, int]:
     return shapely.union_all(parts[is_poly]), dropped
 
 
+# A repair losing more than this share of the area its rings enclose (and at least
+# LOSS_FLOOR_M2) says so in its action.
+LOSS_SHARE = 0.01
+LOSS_FLOOR_M2 = 1.0
+
+
+@dataclass(frozen=True)
+class Fix:
+    """What repairing one geometry does. `geom` is the valid polygonal result (None when no
+    polygon is left); `reason` says what is wrong, `action` what the repair does; `merged`
+    counts the parts merged because they overlap (`kind`: nested, overlapping or both) and
+    `shared_m2` the area lying in more than one of them; `lost_m2` is how
+    much less the result covers than its rings enclose (GEOS's area of each part), beyond the
+    area shared by parts."""
+    geom: object | None
+    reason: str
+    action: str
+    lon: float | None
+    lat: float | None
+    merged: int = 0
+    kind: str = ""
+    shared_m2: float = 0.0
+    lost_m2: float = 0.0
+    before_m2: float = 0.0
+    after_m2: float = 0.0
+
+    @property
+    def loses_area(self) -> bool:
+        return self.lost_m2 > max(LOSS_FLOOR_M2, LOSS_SHARE * abs(self.before_m2))
+
+    def loss_note(self) -> str:
+        share = f" ({100 * self.lost_m2 / abs(self.before_m2):.1f} %)" if self.before_m2 else ""
+        return (f"{self.lost_m2:,.1f} m²{share} less than its rings enclose: check the source"
+                if self.loses_area else "")
+
+
+def _fix_polygon(poly) -> tuple[object | None, bool]:
+    """A valid reading of one polygon: each ring filled on its own (a self-crossing ring keeps
+    every lobe, a ring over itself covers its area once), holes cut out of the shell
+    (shapely.make_valid's 'structure' method). Where the holes leave nothing (rings in
+    swapped order, a hole repeating its shell) the even-odd reading ('linework') is taken
+    instead, and the second value is True."""
+    if poly.is_valid:
+        return poly, False
+    made, _ = polygonal_part(shapely.make_valid(poly, method="structure", keep_collapsed=False))
+    if made is not None and not made.is_empty:
+        return made, False
+    made, _ = polygonal_part(shapely.make_valid(poly))
+    return made, True
+
+
+def _scale(geom) -> float:
+    """m² per square degree at a geometry's middle latitude (gis.geo.measure.area_m2)."""
+    miny, maxy = geom.bounds[1], geom.bounds[3]
+    per_lon, per_lat = metres_per_degree((miny + maxy) / 2)
+    return float(per_lon * per_lat)
+
+
+def fix_geometry(geom) -> Fix | None:
+    """How --repair makes a geometry valid and polygonal (None when it has no polygon).
+
+    Every polygon in it is made valid on its own (`_fix_polygon`), then the parts are merged
+    (their union): parts that nest or overlap, as published files sometimes draw an enclave or
+    a second copy over a unit, keep the area they cover instead of the even-odd hole
+    shapely.make_valid cuts where two shells overlap. Points and lines are dropped."""
+    parts = _flatten(geom)
+    is_poly = shapely.get_type_id(parts) == 3
+    dropped = int((~is_poly).sum())
+    parts = parts[is_poly]
+    if not len(parts):
+        return None
+    collection = shapely.get_type_id(geom) == 7
+    if collection and shapely.is_valid(geom):
+        reason, lon, lat = "GeometryCollection", None, None
+    else:
+        reason, lon, lat = invalidity(geom)
+    fixed, even_odd = [], 0
+    for part in parts:
+        made, by_even_odd = _fix_polygon(part)
+        even_odd += by_even_odd
+        if made is not None and not made.is_empty:
+            fixed.append(made)
+    if not fixed:
+        return None
+    fixed = np.array(fixed, dtype=object)
+    after = shapely.union_all(fixed) if len(fixed) > 1 else fixed[0]
+    if after.is_empty:
+        return None
+    scale = _scale(after)
+    merged, kind = _overlapping(fixed)
+    shared = (float(shapely.area(fixed).sum()) - after.area) * scale if merged else 0.0
+    lost = float(shapely.area(parts).sum() - shapely.area(fixed).sum()) * scale
+    if merged:
+        reason = MERGE_REASON[kind]
+        action = (f"{reason}: merged {merged} {kind} parts ({shared:,.1f} m² lay in more than "
+                  "one part, counted once)")
+        if (invalid := int((~shapely.is_valid(parts)).sum())):
+            action += f", made {invalid} invalid part(s) valid first"
+    elif collection and reason == "GeometryCollection":
+        action = "kept the polygonal parts of a GeometryCollection"
+    else:
+        action = f"{reason}: made valid"
+        pieces = int(shapely.get_num_geometries(fixed).sum())
+        if pieces > 1 and shapely.get_num_geometries(after) < pieces:
+            action += ", merged parts that share edges"
+    if even_odd:
+        action += f", read {even_odd} polygon(s) by the even-odd rule (holes cover the shell)"
+    if dropped:
+        action += f", dropped {dropped} non-polygonal part(s)"
+    if lon is None:
+        lon, lat = _safe_locate(after)
+    fix = Fix(after, reason, action, lon, lat, merged, kind, shared, lost,
+              float(area_m2(geom)[0]), float(area_m2(after)[0]))
+    if fix.loses_area:
+        fix = replace(fix, action=f"{action}; {fix.loss_note()}")
+    return fix
+
+
+MERGE_REASON = {"nested": "Nested shells", "overlapping": "Overlapping parts",
+                "nested/overlapping": "Nested and overlapping parts"}
+
+
+def _overlapping(polys: np.ndarray) -> tuple[int, str]:
+    """How many of these valid polygons overlap another (their interiors meet), and how:
+    "nested" when each such pair is one inside the other, "overlapping" when none is,
+    "nested/overlapping" for both kinds ("" when none overlaps)."""
+    if len(polys) < 2:
+        return 0, ""
+    a, b = STRtree(polys).query(polys, predicate="intersects")
+    keep = a < b
+    a, b = a[keep], b[keep]
+    meet = shapely.relate_pattern(polys[a], polys[b], "T********")
+    a, b = a[meet], b[meet]
+    if not len(a):
+        return 0, ""
+    inside = shapely.covers(polys[a], polys[b]) | shapely.covers(polys[b], polys[a])
+    kind = "nested" if inside.all() else "overlapping" if not inside.any() else \
+        "nested/overlapping"
+    return len(np.union1d(a, b)), kind
+
+
 @dataclass(frozen=True)
 class Repair:
     layer: str
@@ -196,11 +368,12 @@ class Repair:
 
 
 def repair_geometries(bset: BoundarySet) -> list[Repair]:
-    """Repair geometries in place: invalid polygons through shapely.make_valid, and geometry
-    collections, keeping only the polygonal parts. Features with no polygonal part (empty,
-    points, lines) are left unchanged for validation to report. Returns one Repair per
+    """Repair geometries in place (`fix_geometry`): invalid polygons and multipolygons, and
+    geometry collections, keeping only the polygonal parts. Features with no polygonal part
+    (empty, points, lines) are left unchanged for validation to report. Returns one Repair per
     changed feature; areas are m² on the storage coordinates (an invalid polygon's area is
-    what GEOS computes from its rings, e.g. 0 for a symmetric bow-tie whose lobes cancel)."""
+    what GEOS computes from its rings: parts that overlap count twice, and a symmetric bow-tie
+    whose lobes cancel counts 0)."""
     repairs = []
     for level, frame in bset.layers.items():
         geoms = np.array(frame.geometry.values, dtype=object)
@@ -208,30 +381,19 @@ def repair_geometries(bset: BoundarySet) -> list[Repair]:
         types = shapely.get_type_id(geoms)
         valid = shapely.is_valid(geoms)
         todo = np.flatnonzero(present & ((types == 7) | (np.isin(types, (3, 6)) & ~valid)))
+        changed = False
         for i in todo:
-            before = geoms[i]
-            if valid[i]:
-                action, lon, lat = "kept the polygonal parts of a GeometryCollection", None, None
-                made = before
-            else:
-                reason, lon, lat = invalidity(before)
-                action = f"{reason}: made valid"
-                try:
-                    made = shapely.make_valid(before)
-                except GEOSException:
-                    continue
-            after, dropped = polygonal_part(made)
-            if after is None:
+            try:
+                fix = fix_geometry(geoms[i])
+            except GEOSException:
                 continue
-            if dropped:
-                action += f", dropped {dropped} non-polygonal part(s)"
-            if lon is None:
-                lon, lat = _safe_locate(after)
-            geoms[i] = after
-            repairs.append(Repair(level, str(frame["code"].iat[i]), action,
-                                  round(float(area_m2(before)[0]), 1),
-                                  round(float(area_m2(after)[0]), 1), lon, lat))
-        if len(todo):
+            if fix is None:
+                continue
+            geoms[i], changed = fix.geom, True
+            repairs.append(Repair(level, str(frame["code"].iat[i]), fix.action,
+                                  round(fix.before_m2, 1), round(fix.after_m2, 1),
+                                  fix.lon, fix.lat))
+        if changed:
             frame = frame.copy()
             frame["geometry"] = gpd.GeoSeries(geoms, index=frame.index, crs=frame.crs)
             bset.layers[level] = frame
@@ -259,9 +421,11 @@ def _overlaps(level, frame, ok, tol) -> list[Problem]:
     return out
 
 
-def _containment(level, children, child_ok, parent_level, parents, parent_ok,
+def _containment(level, children, child_ok, child_cover, parent_level, parents, parent_ok,
                  tol) -> list[Problem]:
-    """Each child inside its parent; the children of each parent cover it without gaps."""
+    """Each child inside its parent; the children of each parent cover it without gaps. A gap
+    counts what the children cover once repaired (`child_cover`): a child --repair can fix is
+    reported as invalid, not also as a gap; one with nothing usable is named in the gap."""
     out = []
     parent_geom = dict(zip(parents["code"][parent_ok], parents.geometry.values[parent_ok]))
     good = children[child_ok & children["parent_code"].isin(parent_geom).to_numpy()]
@@ -271,18 +435,29 @@ def _containment(level, children, child_ok, parent_level, parents, parent_ok,
             lon, lat = zoom_point(outside)
             out.append(_problem(level, code, "outside_parent",
                                f"{outside_m2:.1f} m² lie outside parent {parent}", lon, lat))
-    grouped = good.groupby("parent_code").geometry.apply(lambda s: shapely.union_all(s.values))
+    covering, unusable = {}, {}
+    for code, parent, geom in zip(children["code"], children["parent_code"], child_cover):
+        if parent in parent_geom:
+            if geom is None:
+                unusable.setdefault(parent, []).append(str(code))
+            else:
+                covering.setdefault(parent, []).append(geom)
+    divided = set(children["parent_code"])
     for parent, pgeom in parent_geom.items():
-        if level == "hamlet" and parent not in set(children["parent_code"]):
+        if level == "hamlet" and parent not in divided:
             continue  # a village without hamlets is itself a leaf
-        if parent in grouped.index:
-            gap = shapely.difference(pgeom, grouped[parent])
+        if parent in covering:
+            gap = shapely.difference(pgeom, shapely.union_all(covering[parent]))
         else:
             gap = pgeom
         if (gap_m2 := float(area_m2(gap)[0])) > tol:
             lon, lat = zoom_point(gap)
+            codes = unusable.get(parent, [])
+            unused = f" (not counting {', '.join(codes[:3])}{', ...' if len(codes) > 3 else ''}" \
+                f", whose geometry is unusable)" if codes else ""
             out.append(_problem(parent_level, parent, "gap",
-                               f"{gap_m2:.1f} m² are not covered by any {level}", lon, lat))
+                               f"{gap_m2:.1f} m² are not covered by any {level}{unused}",
+                               lon, lat))
     return out
 
 
@@ -295,7 +470,7 @@ def _leaf_parents(layers) -> set[str]:
     return (villages - set(hamlets["parent_code"].dropna())) | set(hamlets["code"].dropna())
 
 
-def _grid_containment(layers, ok, leaf_codes, tol) -> list[Problem]:
+def _grid_containment(layers, ok, grid_cover, leaf_codes, tol) -> list[Problem]:
     units = [layers[lv].assign(_ok=ok[lv]) for lv in ("village", "hamlet") if lv in layers]
     leaves = pd.concat(units)
     leaves = gpd.GeoDataFrame(leaves[leaves["code"].isin(leaf_codes)], crs=layers["grid"].crs)
@@ -306,6 +481,6 @@ def _grid_containment(layers, ok, leaf_codes, tol) -> list[Problem]:
     for code, parent in zip(grids["code"][non_leaf], grids["parent_code"][non_leaf]):
         out.append(_problem("grid", str(code), "parent_not_leaf",
                            f"village {parent} is divided into hamlets: the grid must sit in one"))
-    out += _containment("grid", grids, ok["grid"], "leaf unit", leaves,
+    out += _containment("grid", grids, ok["grid"], grid_cover, "leaf unit", leaves,
                         leaves["_ok"].to_numpy(), tol)
     return out
