@@ -101,7 +101,12 @@ SCHEMAS = {
         "duplicates": {"type": "integer"}, "uncovered": {"type": "integer"},
         "bad_rows": {"type": "array"}, "committed": {"type": "boolean"},
         "counts": {"type": "object"}, "problems": {"type": "array"},
-        "generation_id": {"type": "integer", "nullable": True}}},
+        "generation_id": {"type": "integer", "nullable": True},
+        "already_imported": {"type": "integer", "nullable": True},
+        "already_active": {"type": "boolean", "nullable": True},
+        "outside_jurisdiction": {"type": "integer"}, "dry_run": {"type": "boolean"},
+        "generated_ids": {"type": "boolean"}, "input_crs": {"type": "string", "nullable": True},
+        "layer": {"type": "string", "nullable": True}}},
 }
 
 

@@ -10,17 +10,21 @@ import pandas as pd
 import shapely
 
 from gis.access.roles import SYSTEM, Principal
-from gis.access.scope import OUTSIDE_JURISDICTION, Scope
+from gis.access.scope import Scope
 from gis.boundaries.index import grid_index
 from gis.boundaries.locate import UNIT_KEYS
 from gis.errors import UnprocessableError, ValidationFailed
-from gis.files import read_table
-from gis.incidents.parse import validate_table
+from gis.files import read_points
+from gis.geo.crs import normalise_crs_name
+from gis.incidents.parse import TableOptions, generates_ids, validate_table
 from gis.incidents.submit import account_source
 from gis.store import audit
 from gis.store import boundaries as bstore
 from gis.store import incidents as istore
 from gis.store.db import Connection, Engine
+from gis.store.scope import reporter_unit
+
+REPEATED = "external_id repeated within the file"  # parse.validate_table's problem
 
 
 @dataclass
@@ -30,7 +34,14 @@ class IncidentImportReport:
     inserted: int = 0
     duplicates: int = 0
     uncovered: int = 0
+    # rows outside the importer's jurisdiction: stored where they lie, under its unit
+    outside_jurisdiction: int = 0
     committed: bool = False
+    # a dry run writes nothing: inserted and duplicates are what the import would find
+    dry_run: bool = False
+    generated_ids: bool = False      # ids made from each row's content (parse.generated_ids)
+    input_crs: str | None = None     # the CRS the coordinates were read in
+    layer: str | None = None         # the layer read (GeoPackage, Shapefile)
 
 
 def import_incidents(engine: Engine, path: str | Path, *, crs: str | None = None,
@@ -38,12 +49,20 @@ def import_incidents(engine: Engine, path: str | Path, *, crs: str | None = None
                      batch_size: int = 25_000,
                      progress=None, scope: Scope = Scope.all(), actor: Principal = SYSTEM,
                      origin: dict | None = None,
-                     filename: str | None = None) -> IncidentImportReport:
+                     filename: str | None = None, options: TableOptions | None = None,
+                     layer: str | None = None, dry_run: bool = False) -> IncidentImportReport:
     """Bulk import: validate every row, assign all in process, COPY in one transaction.
+
+    The file is any that gis.files.read_points reads (layer: which layer of a GeoPackage or
+    Shapefile); crs overrides the CRS the file declares (none declared: EPSG:4326); options
+    say how to read a foreign table (gis.incidents.parse.TableOptions). A dry run does every
+    check and the assignment but writes nothing (no rows, no audit event); its report counts
+    the rows that would be inserted and those already stored.
 
     A file with bad rows is refused whole (ValidationFailed listing the rows) unless skip_bad,
     in which case the good rows are imported and the bad ones listed in the report. Rows
-    outside the importer's scope count as bad rows.
+    outside the importer's jurisdiction are stored like one reported through the API
+    (gis.incidents.submit): where they lie, under the importer's unit.
 
     progress(phase, rows, total) reports each step of a phase ("reading" the file, "checking"
     rows, "assigning" them to grids, "storing" them), so no phase stands still for long."""
@@ -54,13 +73,21 @@ def import_incidents(engine: Engine, path: str | Path, *, crs: str | None = None
                                  field="source")
     source = fixed or source or f"upload:{actor.username}"
     step("reading", 0, None)
-    raw = read_table(path, progress=lambda n: step("reading", n, None))
+    table = read_points(path, layer=layer, progress=lambda n: step("reading", n, None))
+    raw, crs = table.frame, crs or table.crs
     good, bad = validate_table(raw, crs=crs, default_source=source, fixed_source=fixed,
-                               progress=lambda n: step("checking", n, len(raw)))
-    report = IncidentImportReport(rows=len(raw), bad_rows=bad)
+                               progress=lambda n: step("checking", n, len(raw)),
+                               options=options)
+    report = IncidentImportReport(rows=len(raw), bad_rows=bad, dry_run=dry_run,
+                                  generated_ids=generates_ids(raw, options),
+                                  input_crs=normalise_crs_name(crs), layer=table.layer)
     if bad and not skip_bad:
-        raise ValidationFailed(f"{len(bad)} of {len(raw)} rows are invalid; nothing was imported "
-                               "(use --skip-bad to import the valid rows)", details=bad)
+        repeats = any(d["error"] == REPEATED for d in bad)
+        raise ValidationFailed(
+            f"{'dry run: ' if dry_run else ''}{len(bad)} of {len(raw)} rows are invalid; "
+            "nothing was imported (use --skip-bad to import the valid rows"
+            f"{'; or generate ids of their own with --generate-ids' if repeats else ''}"
+            ")", details=bad)
     with engine.begin() as conn:
         gen = bstore.require_active_generation(conn)
         step("assigning", 0, len(good))
@@ -68,24 +95,29 @@ def import_incidents(engine: Engine, path: str | Path, *, crs: str | None = None
         pos = index.assign(good["lon"].to_numpy(), good["lat"].to_numpy())
         step("assigning", len(good), len(good))
         covered = pos >= 0
-        if not scope.everything:
+        if not scope.everything:  # rows outside stay, kept under the importer's unit
             outside = ~_inside_scope(conn, scope, gen["id"], grids, pos, good)
-            if outside.any():
-                rows = [{"row": None, "external_id": e, "error": OUTSIDE_JURISDICTION}
-                        for e in good["external_id"][outside]]
-                report.bad_rows = bad + rows
-                if not skip_bad:
-                    raise ValidationFailed(
-                        f"{len(rows)} of {len(raw)} rows lie outside your jurisdiction; nothing "
-                        "was imported", details=report.bad_rows)
-                good = good[~outside].reset_index(drop=True)
-                pos, covered = pos[~outside], covered[~outside]
+            reporter = reporter_unit(scope)
+            if outside.any() and reporter is None:
+                raise ValidationFailed(f"{int(outside.sum())} of {len(raw)} rows lie outside "
+                                       "your jurisdiction and your account has no unit to "
+                                       "keep them under; nothing was imported")
+            good["reporter_unit"] = np.where(outside, reporter, None)
+            report.outside_jurisdiction = int(outside.sum())
         good["generation_id"] = gen["id"]
         for col in ("grid_id", *(f"{k}_id" for k in UNIT_KEYS)):
             src = "id" if col == "grid_id" else col
             values = grids[src].to_numpy(dtype="float64", na_value=np.nan)[np.maximum(pos, 0)]
             good[col] = pd.array(np.where(covered, values, np.nan)).astype("Int64")
         report.uncovered = int((~covered).sum())
+        if dry_run:  # nothing written: look up which rows are stored already
+            keys = good[["source", "external_id"]]
+            for start in range(0, len(keys), batch_size):
+                part = keys.iloc[start:start + batch_size]
+                report.duplicates += int(istore.existing_keys(conn, part).sum())
+                step("comparing", len(part), len(keys))
+            report.inserted = len(good) - report.duplicates
+            return report
         report.inserted = istore.bulk_insert(
             conn, good, batch_size=batch_size,
             progress=lambda n: step("storing", n, len(good)))
@@ -93,6 +125,7 @@ def import_incidents(engine: Engine, path: str | Path, *, crs: str | None = None
         audit.record(conn, actor, "incident_import", filename or Path(path).name,
                      details={"rows": report.rows, "inserted": report.inserted,
                               "duplicates": report.duplicates, "uncovered": report.uncovered,
+                              "outside_jurisdiction": report.outside_jurisdiction,
                               "bad_rows": len(report.bad_rows)}, **(origin or {}))
         report.committed = True
     return report

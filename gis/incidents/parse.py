@@ -2,12 +2,17 @@
 
 Times: ISO 8601; a time without an offset is taken as China Standard Time (+08:00).
 Coordinates: converted to EPSG:4326 from the given CRS (see gis.geo.crs) before assignment.
+Tables from other systems (TableOptions): their columns mapped to the fields, category values
+mapped or defaulted, times in a strptime format and an IANA time zone, ids generated from
+each row's content when the file has none (or when its ids repeat).
 """
 from __future__ import annotations
 
+import hashlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
@@ -16,7 +21,7 @@ from gis.domain import CATEGORIES, SEVERITIES, STATUSES
 from gis.errors import InputError, UnprocessableError
 from gis.files import READ_ERROR
 from gis.geo.crs import STORAGE_CRS, normalise_crs_name, to_storage
-from gis.times import EARLIEST, LATEST, parse_time
+from gis.times import CST, EARLIEST, LATEST, parse_time
 
 MAX_ID_LENGTH = 128
 MAX_DESCRIPTION = 5000  # characters of free text per incident
@@ -134,23 +139,181 @@ def parse_feature(feature, crs: str | None = None, now: datetime | None = None) 
 # ---- tables (bulk import) ----
 
 VALIDATE_CHUNK = 200_000  # rows checked at a time, so progress moves on big files
+REQUIRED = ("external_id", "category", "occurred_at", "lon", "lat")
+# the fields a file's columns may be mapped to (TableOptions.columns)
+FIELDS = ("source", "external_id", "category", "severity", "status", "occurred_at",
+          "reported_at", "description", "lon", "lat")
+ID_DIGITS = 16     # hex digits of the content hash in a generated id (64 bits)
+KEPT_ID = 100      # characters of an original id kept in front of its generated id
+SHOWN = 40         # characters of a bad value quoted in a row's problem
+
+
+@dataclass(frozen=True)
+class TableOptions:
+    """How to read a table another system published.
+
+    columns: field -> the file's column holding it (fields: FIELDS); a column can feed two
+        fields; the mapped column replaces one already named like the field.
+    categories: the file's category value -> a category code (values not listed stay as
+        they are, and must be codes).
+    category: the category of rows with none (no category column, or an empty cell).
+    date_format: strptime format of occurred_at and reported_at (e.g. "%m/%d/%Y %I:%M %p"),
+        instead of ISO 8601; a time that does not match it is a bad row.
+    tz: IANA time zone of times without an offset (default China Standard Time, +08:00);
+        a time repeated by a daylight-saving change is the first (summer) one, a time the
+        change skipped is a bad row.
+    generate_ids: replace the file's ids by ids generated from each row's content (see
+        generated_ids); done anyway when the file has no external_id column.
+    """
+    columns: dict = field(default_factory=dict)
+    categories: dict = field(default_factory=dict)
+    category: str | None = None
+    date_format: str | None = None
+    tz: str | None = None
+    generate_ids: bool = False
+
+    def __post_init__(self):
+        unknown = [f for f in self.columns if f not in FIELDS]
+        if unknown:
+            raise InputError(f"map: {', '.join(map(repr, unknown))} "
+                             f"{'is not a field' if len(unknown) == 1 else 'are not fields'}; "
+                             f"map one of: {', '.join(FIELDS)} (as FIELD=COLUMN)", field="map")
+        for value, code in self.categories.items():
+            if code not in CATEGORIES:
+                raise InputError(f"category map {value}={code}: {code!r} is not a category; "
+                                 f"use one of: {', '.join(CATEGORIES)}", field="category_map")
+        if self.category is not None and self.category not in CATEGORIES:
+            raise InputError(f"category {self.category!r} is not a category; use one of: "
+                             f"{', '.join(CATEGORIES)}", field="category")
+        if self.date_format is not None:
+            _check_format(self.date_format)
+        if self.tz is not None:
+            _zone(self.tz)
+
+
+def parse_pairs(values, what: str) -> dict[str, str]:
+    """'KEY=VALUE' strings (split at the first '='; both sides stripped) as a dict; `what`
+    names the option in errors."""
+    pairs: dict[str, str] = {}
+    for item in values or ():
+        key, sep, value = str(item).partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key or not value:
+            raise InputError(f"{what} {item!r}: write it as NAME=VALUE", field=what)
+        if key in pairs and pairs[key] != value:
+            raise InputError(f"{what}: {key!r} is given twice ({pairs[key]!r} and {value!r})",
+                             field=what)
+        pairs[key] = value
+    return pairs
+
+
+def _check_format(fmt: str) -> None:
+    if "%" not in fmt:
+        raise InputError(f"date format {fmt!r} has no %-directive (e.g. \"%m/%d/%Y %H:%M\")",
+                         field="date_format")
+    sample = datetime(2001, 11, 22, 13, 44, 55, tzinfo=CST)
+    try:
+        datetime.strptime(sample.strftime(fmt), fmt)
+        pd.to_datetime(pd.Series([sample.strftime(fmt)]), format=fmt)
+    except Exception as err:  # ValueError, re.error (a directive repeated) ...
+        raise InputError(f"date format {fmt!r} cannot be used: {err}",
+                         field="date_format") from None
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder, a long name
+        raise InputError(f"unknown time zone {name!r}; use an IANA name such as Asia/Shanghai "
+                         "or America/Chicago", field="tz") from None
+
+
+def generates_ids(raw: pd.DataFrame, options: TableOptions | None = None) -> bool:
+    """Whether validate_table generates the rows' ids: asked to, or the file has none."""
+    options = options or TableOptions()
+    return options.generate_ids or ("external_id" not in raw.columns
+                                    and "external_id" not in options.columns)
+
+
+def map_columns(raw: pd.DataFrame, columns: dict) -> pd.DataFrame:
+    """The table with each field taken from its mapped column (TableOptions.columns). A column
+    is found by its exact name, else by the one name equal to it without regard to case.
+    Missing columns: InputError naming them and the file's columns."""
+    present = [c for c in raw.columns if c != READ_ERROR]
+    resolved, missing = {}, []
+    for target, column in columns.items():
+        exact = [c for c in present if str(c).strip() == column]
+        loose = [c for c in present if str(c).strip().lower() == column.lower()]
+        match = exact or (loose if len(loose) == 1 else [])
+        if match:
+            resolved[target] = match[0]
+        else:
+            missing.append(column)
+    if missing:
+        raise InputError(f"map: the file has no column {', '.join(map(repr, missing))}; its "
+                         f"columns: {_listing(present)}", field="map")
+    out = raw.copy(deep=False)  # columns are added, never changed in place
+    for target, column in resolved.items():
+        out[target] = raw[column]
+    if {"lon", "lat"} <= resolved.keys() and READ_ERROR in out.columns:
+        out = out.drop(columns=READ_ERROR)  # the points come from columns, not geometries
+    return out
+
+
+def _listing(columns, limit: int = 60) -> str:
+    shown = [str(c) for c in columns if c != READ_ERROR]
+    more = f" ... ({len(shown)} in all)" if len(shown) > limit else ""
+    return (", ".join(shown[:limit]) or "none") + more
+
+
+def generated_ids(raw: pd.DataFrame, sources: pd.Series,
+                  original: pd.Series | None = None) -> pd.Series:
+    """Stable ids from each row's content: the first ID_DIGITS hex digits of SHA-256 over the
+    source and every column of the file as read (name and value, columns in name order), after
+    the row's original id when it has one ("CASE-17-3f9c..."). The n-th repeat of identical
+    content (n >= 2) gets "-n", so identical rows are all kept and a re-import of the same
+    file yields the same ids (all duplicates)."""
+    columns = sorted((c for c in raw.columns if c != READ_ERROR), key=str)
+    text = sources.astype(str)
+    for col in columns:
+        text = text + "\x1f" + str(col) + "\x1e" + raw[col].astype(str)
+    digest = pd.Series([hashlib.sha256(t.encode("utf-8")).hexdigest()[:ID_DIGITS]
+                        for t in text], index=raw.index, dtype=str)
+    if original is not None:
+        kept = original.astype(str).str.strip().str.slice(0, KEPT_ID)
+        digest = digest.where(kept == "", kept + "-" + digest)
+    n = digest.groupby(digest, sort=False).cumcount().to_numpy() + 1
+    return digest.where(n == 1, digest + "-" + pd.Series(n, index=raw.index).astype(str))
 
 
 def validate_table(raw: pd.DataFrame, crs: str | None = None, default_source: str = "import",
                    now: datetime | None = None, fixed_source: str | None = None,
-                   progress=None) -> tuple[pd.DataFrame, list[dict]]:
+                   progress=None, options: TableOptions | None = None,
+                   ) -> tuple[pd.DataFrame, list[dict]]:
     """Vectorised checks of every row. Returns (good rows, problems with 1-based row numbers
-    as in the file, the header being row 1). progress(rows) is called after each chunk."""
+    as in the file, the header being row 1). progress(rows) is called after each chunk.
+    options: how to read a foreign table (TableOptions)."""
+    options = options or TableOptions()
     crs_name = normalise_crs_name(crs)
-    missing = [c for c in ("external_id", "category", "occurred_at", "lon", "lat")
-               if c not in raw.columns]
+    table = map_columns(raw, options.columns) if options.columns else raw
+    generate = generates_ids(raw, options)
+    missing = [c for c in REQUIRED if c not in table.columns
+               and not (c == "external_id" and generate)
+               and not (c == "category" and options.category)]
     if missing:
-        raise InputError(f"missing column(s): {', '.join(missing)}", field="columns")
+        raise InputError(f"missing column(s): {', '.join(missing)}; the file's columns: "
+                         f"{_listing(table.columns)}; map a column to a field with "
+                         "map FIELD=COLUMN (CLI: --map)", field="columns")
+    if generate:
+        sources = (table["source"].astype(str).str.strip() if "source" in table.columns
+                   else pd.Series("", index=table.index)).replace("", default_source)
+        table = table.assign(external_id=generated_ids(
+            raw, sources, table["external_id"] if "external_id" in table.columns else None))
     now = pd.Timestamp(now or datetime.now(timezone.utc))
     frames, errors = [], []
-    for start in range(0, len(raw) or 1, VALIDATE_CHUNK):  # an empty table: one empty part
-        part = raw.iloc[start:start + VALIDATE_CHUNK]
-        df, err = _check_rows(part, crs_name, default_source, now, fixed_source)
+    for start in range(0, len(table) or 1, VALIDATE_CHUNK):  # an empty table: one empty part
+        part = table.iloc[start:start + VALIDATE_CHUNK]
+        df, err = _check_rows(part, crs_name, default_source, now, fixed_source, options)
         frames.append(df)
         errors.append(err)
         if progress:
@@ -166,7 +329,8 @@ def validate_table(raw: pd.DataFrame, crs: str | None = None, default_source: st
 
 
 def _check_rows(raw: pd.DataFrame, crs_name: str, default_source: str, now: pd.Timestamp,
-                fixed_source: str | None) -> tuple[pd.DataFrame, pd.Series]:
+                fixed_source: str | None, options: TableOptions,
+                ) -> tuple[pd.DataFrame, pd.Series]:
     """The rows converted (lon/lat in storage CRS, times in UTC) and each row's first problem
     ("" when none); repeats across rows are the caller's check."""
     n = len(raw)
@@ -175,7 +339,12 @@ def _check_rows(raw: pd.DataFrame, crs_name: str, default_source: str, now: pd.T
         else pd.Series(default, index=raw.index)
     df["source"] = get("source", default_source).replace("", default_source)
     df["external_id"] = get("external_id")
-    df["category"] = get("category")
+    category = get("category")
+    if options.categories:
+        category = category.replace(options.categories)
+    if options.category:
+        category = category.replace("", options.category)
+    df["category"] = category
     df["severity"] = get("severity", "low").replace("", "low")
     df["status"] = get("status", "reported").replace("", "reported")
     df["description"] = get("description").replace("", None)
@@ -192,7 +361,9 @@ def _check_rows(raw: pd.DataFrame, crs_name: str, default_source: str, now: pd.T
         flag(df["source"] != fixed_source, f"source is set by your account: {fixed_source!r}")
     flag(df["description"].fillna("").str.len() > MAX_DESCRIPTION,
          f"description is longer than {MAX_DESCRIPTION} characters")
-    flag(~df["category"].isin(list(CATEGORIES)), "unknown category")
+    flag(df["category"] == "", "category is empty")
+    flag(~df["category"].isin(list(CATEGORIES)),
+         "unknown category '" + df["category"].str.slice(0, SHOWN) + "'")
     flag(~df["severity"].isin(SEVERITIES), "unknown severity")
     flag(~df["status"].isin(STATUSES), "unknown status")
     x = pd.to_numeric(get("lon"), errors="coerce")
@@ -203,13 +374,17 @@ def _check_rows(raw: pd.DataFrame, crs_name: str, default_source: str, now: pd.T
     flag(x.isna() | y.isna(), "lon/lat are not numbers")
     if crs_name in (STORAGE_CRS, "GCJ02", "BD09"):
         flag((x.abs() > 180) | (y.abs() > 90), "lon/lat out of range")
-    occurred = _times(get("occurred_at"))
-    flag(occurred.isna(), "occurred_at is not an ISO 8601 date-time")
+    fmt, tz = options.date_format, options.tz
+    occurred_raw = get("occurred_at")
+    occurred, gap = _times(occurred_raw, fmt, tz)
+    flag(gap, _gap_message("occurred_at", occurred_raw, tz))
+    flag(occurred.isna(), _time_message("occurred_at", occurred_raw, fmt))
     span = f"{EARLIEST.year}-{LATEST.year - 1}"
     flag((occurred < EARLIEST) | (occurred >= LATEST), f"occurred_at is outside {span}")
     reported_raw = get("reported_at")
-    reported = _times(reported_raw)
-    flag((reported_raw != "") & reported.isna(), "reported_at is not an ISO 8601 date-time")
+    reported, gap = _times(reported_raw, fmt, tz)
+    flag(gap, _gap_message("reported_at", reported_raw, tz))
+    flag((reported_raw != "") & reported.isna(), _time_message("reported_at", reported_raw, fmt))
     reported = reported.fillna(now)
     flag((reported < EARLIEST) | (reported >= LATEST), f"reported_at is outside {span}")
     flag(reported < occurred, "reported_at is earlier than occurred_at")
@@ -226,11 +401,57 @@ def _check_rows(raw: pd.DataFrame, crs_name: str, default_source: str, now: pd.T
     return df, errors
 
 
-def _times(values: pd.Series) -> pd.Series:
-    """Parse ISO 8601 strings to UTC; strings without an offset are China Standard Time."""
-    has_offset = values.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True)
-    date_only = values.str.fullmatch(r"\d{4}-\d{2}-\d{2}")
-    completed = values.where(has_offset | (values == ""),
-                             values.where(~date_only, values + "T00:00:00") + "+08:00")
-    return pd.to_datetime(completed.where(completed != ""), errors="coerce", format="ISO8601",
-                          utc=True).astype("datetime64[us, UTC]")
+def _time_message(name: str, values: pd.Series, fmt: str | None):
+    if fmt is None:
+        return f"{name} is not an ISO 8601 date-time"
+    return (f"{name} '" + values.str.slice(0, SHOWN) + f"' does not match the date format "
+            f"'{fmt}'").where(values != "", f"{name} is empty")
+
+
+def _gap_message(name: str, values: pd.Series, tz: str | None):
+    return f"{name} '" + values.str.slice(0, SHOWN) + f"' does not exist in {tz} (the clocks " \
+        "skipped it at a daylight-saving change)"
+
+
+OFFSET = r"(?:Z|[+-]\d{2}:?\d{2})$"
+
+
+def _times(values: pd.Series, fmt: str | None = None,
+           tz: str | None = None) -> tuple[pd.Series, pd.Series]:
+    """Parse ISO 8601 strings, or strings in the strptime format fmt, to UTC; times without an
+    offset are in the IANA zone tz (default China Standard Time). Also returns the mask of
+    local times that do not exist in tz (skipped by a daylight-saving change)."""
+    no_gap = pd.Series(False, index=values.index)
+    has_offset = values.str.contains(OFFSET, regex=True) if fmt is None else no_gap
+    blank = values == ""
+    if fmt is None:
+        date_only = values.str.fullmatch(r"\d{4}-\d{2}-\d{2}")
+        if tz is None:  # the common case in one pass: CST as a fixed offset
+            completed = values.where(has_offset | blank,
+                                     values.where(~date_only, values + "T00:00:00") + "+08:00")
+            return _utc(pd.to_datetime(completed.where(~blank), errors="coerce",
+                                       format="ISO8601", utc=True)), no_gap
+        aware = pd.to_datetime(values.where(has_offset), errors="coerce", format="ISO8601",
+                               utc=True)
+        # wall-clock times: parsed as if UTC (an offset the pattern missed fails), then placed
+        wall = pd.to_datetime((values.where(~date_only, values + "T00:00:00") + "+00:00")
+                              .where(~has_offset & ~blank), errors="coerce", format="ISO8601",
+                              utc=True).dt.tz_localize(None)
+    else:
+        try:
+            parsed = pd.to_datetime(values.where(~blank), errors="coerce", format=fmt,
+                                    utc="%z" in fmt)
+        except ValueError as err:  # a directive pandas does not parse
+            raise InputError(f"date format {fmt!r} cannot be used: {err}",
+                             field="date_format") from None
+        if "%z" in fmt:
+            return _utc(parsed), no_gap
+        aware, wall = None, parsed
+    local = wall.dt.tz_localize(_zone(tz) if tz else CST, nonexistent="NaT",
+                                ambiguous=np.ones(len(wall), dtype=bool)).dt.tz_convert("UTC")
+    gap = wall.notna() & local.isna()
+    return _utc(local if aware is None else aware.where(has_offset, local)), gap
+
+
+def _utc(times: pd.Series) -> pd.Series:
+    return times.astype("datetime64[us, UTC]")

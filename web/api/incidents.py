@@ -9,6 +9,7 @@ from flask import Blueprint, jsonify, request, url_for
 from gis.errors import InputError
 from gis.incidents.export import export_incidents as export_selection
 from gis.incidents.importing import import_incidents as import_table
+from gis.incidents.parse import TableOptions, parse_pairs
 from gis.incidents.submit import get_incident as incident_feature
 from gis.incidents.submit import report_incident
 from web.auth import origin, principal, requires
@@ -19,7 +20,7 @@ from web.spec import FLAG, json_response, multipart, op, param, ref
 from web.uploads import flag, received_file, upload, uploaded_name
 
 bp = Blueprint("incidents_api", __name__, url_prefix="/api/v1")
-INCIDENT_SUFFIXES = (".csv", ".geojson", ".json")
+INCIDENT_SUFFIXES = (".csv", ".geojson", ".json", ".gpkg", ".zip", ".parquet")
 
 
 @bp.post("/incidents")
@@ -51,14 +52,24 @@ def get_incident(incident_id: int):
 @upload
 @heavy
 def import_incidents():
-    """Incident table (CSV in UTF-8 or GBK, or GeoJSON); form fields crs, source, skip_bad."""
+    """Incident table (CSV in UTF-8 or GBK, GeoJSON, GeoPackage, zipped Shapefile or
+    GeoParquet); form fields crs, source, skip_bad, dry_run, layer, and for foreign tables
+    map (repeated, one FIELD=COLUMN each), category, category_map (repeated, VALUE=CODE),
+    date_format, tz, generate_ids. 201 when rows were inserted, else 200 (a dry run: 200)."""
     p = principal()
+    form = request.form
+    options = TableOptions(columns=parse_pairs(form.getlist("map"), "map"),
+                           categories=parse_pairs(form.getlist("category_map"), "category_map"),
+                           category=form.get("category") or None,
+                           date_format=form.get("date_format") or None,
+                           tz=form.get("tz") or None, generate_ids=flag("generate_ids"))
     with received_file(INCIDENT_SUFFIXES) as path:
-        report = import_table(engine(), path, crs=request.form.get("crs") or None,
+        report = import_table(engine(), path, crs=form.get("crs") or None,
                               skip_bad=flag("skip_bad"), scope=p.scope, actor=p, origin=origin(),
-                              source=request.form.get("source") or None,
-                              filename=uploaded_name())
-    return jsonify(asdict(report)), 201 if report.inserted else 200
+                              source=form.get("source") or None,
+                              filename=uploaded_name(), options=options,
+                              layer=form.get("layer") or None, dry_run=flag("dry_run"))
+    return jsonify(asdict(report)), 201 if report.inserted and not report.dry_run else 200
 
 
 @bp.get("/exports/incidents")
@@ -73,6 +84,27 @@ def export_incidents():
     return attachment(download)
 
 
+TEXT = {"type": "string"}
+IMPORT_FIELDS = {
+    "crs": {**TEXT, "description": "CRS of the coordinates; default: the file's, else "
+                                   "EPSG:4326"},
+    "source": TEXT, "skip_bad": FLAG,
+    "dry_run": {**FLAG, "description": "check, assign and count; write nothing"},
+    "layer": {**TEXT, "description": "GeoPackage or Shapefile layer; default: the first "
+                                     "point layer"},
+    "map": {"type": "array", "items": TEXT,
+            "description": "one FIELD=COLUMN per value (repeat the field), e.g. "
+                           "external_id=CaseNo"},
+    "category": {**TEXT, "description": "category of rows without one"},
+    "category_map": {"type": "array", "items": TEXT,
+                     "description": "one VALUE=CODE per value (repeat the field)"},
+    "date_format": {**TEXT, "description": "strptime format of the times, e.g. "
+                                           "%m/%d/%Y %I:%M %p; default ISO 8601"},
+    "tz": {**TEXT, "description": "IANA zone of times without an offset; default "
+                                  "China Standard Time (+08:00)"},
+    "generate_ids": {**FLAG, "description": "ids from each row's content (files whose ids "
+                                            "repeat)"},
+}
 FILTER_PARAMS = [param("category"), param("severity"), param("status"),
                  param("start", schema={"type": "string", "format": "date"}),
                  param("end", schema={"type": "string", "format": "date"}),
@@ -89,11 +121,11 @@ OPENAPI_PATHS = {
         "One incident", {"200": json_response(ref("Incident"))},
         params=[param("incident_id", "path", {"type": "integer"})])},
     "/imports/incidents": {"post": op(
-        "Import an incident table (CSV UTF-8/GBK or GeoJSON), all or nothing",
-        {"200": json_response(ref("ImportReport")),
+        "Import an incident table (CSV UTF-8/GBK, GeoJSON, GeoPackage, zipped Shapefile or "
+        "GeoParquet), all or nothing; dry_run checks and counts without writing",
+        {"200": json_response(ref("ImportReport"), "Nothing new stored, or a dry run"),
          "201": json_response(ref("ImportReport"), "Created")},
-        body=multipart({"crs": {"type": "string"}, "source": {"type": "string"},
-                        "skip_bad": FLAG}), tag="imports")},
+        body=multipart(IMPORT_FIELDS), tag="imports")},
     "/exports/incidents": {"get": op(
         "Export the filtered incidents inside the jurisdiction (CSV with BOM, or GeoJSON)",
         {"200": {"description": "The export", "content": {
