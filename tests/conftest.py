@@ -110,7 +110,7 @@ def demo_db(admin_engine, template_db):
     from gis.incidents.importing import import_incidents
     name, url = _create_from_template(admin_engine, template_db, "demo")
     eng = db.engine(url)
-    import_boundaries(eng, DEMO_BOUNDARIES, commit=True, name="Anda demo")
+    import_boundaries(eng, DEMO_BOUNDARIES, commit=True, name="Anda demo", demo=True)
     import_incidents(eng, DEMO_INCIDENTS, source="demo")
     from gis.demo.load import load_coverage_demo
     load_coverage_demo(eng, say=lambda _line: None)  # synthetic staff, cameras, posts, roads

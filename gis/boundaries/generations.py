@@ -1,6 +1,10 @@
-"""Boundary generations: the active one, and all of them for listing."""
+"""Boundary generations: the active one, all of them for listing, and making an older one
+active again."""
 from __future__ import annotations
 
+from gis.access.roles import SYSTEM, Principal
+from gis.errors import NotFound
+from gis.store import audit
 from gis.store import boundaries as bstore
 from gis.store.db import Connection
 
@@ -12,7 +16,30 @@ def _iso(t) -> str | None:
     return t.isoformat() if t is not None else None
 
 
+def generation_body(g: dict) -> dict:
+    return {"id": g["id"], "name": g["name"], "note": g["note"], "source": g["source"],
+            "is_active": g["is_active"], "demo": g["demo"], "created_at": _iso(g["created_at"]),
+            "activated_at": _iso(g["activated_at"])}
+
+
 def list_generations(conn: Connection) -> list[dict]:
-    return [{"id": g["id"], "name": g["name"], "note": g["note"], "source": g["source"],
-             "is_active": g["is_active"], "created_at": _iso(g["created_at"]),
-             "activated_at": _iso(g["activated_at"])} for g in bstore.list_generations(conn)]
+    return [generation_body(g) for g in bstore.list_generations(conn)]
+
+
+def activate(conn: Connection, generation_id: int, *, actor: Principal = SYSTEM,
+             origin: dict | None = None) -> dict:
+    """Make a stored generation the active one (new incidents are assigned under it; past
+    incidents keep the generation they were assigned under), audited. Activating the active
+    generation changes nothing and records nothing. Returns the generation and the one it
+    replaced (`previous`, None when none was active or nothing changed)."""
+    target = bstore.generation_by_id(conn, generation_id) if 0 < generation_id < 2**31 else None
+    if target is None:
+        raise NotFound(f"generation {generation_id} does not exist")
+    current = bstore.lock_active_generation(conn)
+    if current == generation_id:
+        return {"generation": generation_body(target), "previous": None, "changed": False}
+    bstore.activate_generation(conn, generation_id)
+    audit.record(conn, actor, "boundary_activate", f"generation/{generation_id}",
+                 details={"previous": current, "name": target["name"]}, **(origin or {}))
+    return {"generation": generation_body(bstore.generation_by_id(conn, generation_id)),
+            "previous": current, "changed": True}

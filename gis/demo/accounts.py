@@ -29,6 +29,9 @@ def roster(units: dict) -> list[dict]:
     ]
 
 
+USERNAMES = tuple(spec["username"] for spec in roster({"city": "", "township": "", "grid": ""}))
+
+
 def ensure_demo_accounts(engine: Engine) -> dict[str, dict]:
     """Create (or reset) the demo accounts; returns name -> password, role, units and (for the
     machine client) its API token."""

@@ -13,6 +13,7 @@ from gis.boundaries.importing import import_boundaries
 from gis.config import PROJECT_ROOT
 from gis.coverage import imports as coverage_imports
 from gis.coverage.response_areas import recompute_response_areas
+from gis.errors import Conflict
 from gis.files import file_digest
 from gis.incidents.importing import import_incidents, phased
 from gis.store import coverage as cstore
@@ -51,7 +52,12 @@ def areas_line(report: dict) -> str:
 
 def load_demo(engine: Engine, say=print, progress=_no_progress) -> None:
     """The whole demo: boundaries, incidents and their history, the coverage set."""
-    report = import_boundaries(engine, DEMO_BOUNDARIES, commit=True, name="Anda demo")
+    report = import_boundaries(engine, DEMO_BOUNDARIES, commit=True, name="Anda demo", demo=True)
+    if report.already_imported and not report.already_active:
+        raise Conflict(f"the demo boundaries are stored (generation {report.already_imported}) "
+                       "but another generation is active: its incidents would be assigned "
+                       "there; `gridgis boundaries activate "
+                       f"{report.already_imported}` first, or `gridgis demo remove`")
     if report.already_imported:
         say(f"demo boundaries already loaded (generation {report.already_imported})")
     else:

@@ -20,7 +20,7 @@ def publish(conn, actor: Principal, draft_id: int, body: dict, *,
             origin: dict | None = None) -> Published:
     """Write the draft as a new active generation (the caller's transaction makes it one)."""
     draft = _open_for_save(conn, actor, draft_id, body)
-    active = store.lock_active_generation(conn)
+    active = bstore.lock_active_generation(conn)
     if active != draft["base_generation_id"]:
         raise Conflict(f"the active generation changed since plan {draft_id} was opened "
                        f"(opened on generation {draft['base_generation_id']}, active now "

@@ -185,7 +185,7 @@ def test_boundary_publish_interrupted_mid_write(fault, factory_copy, admin_engin
 
     third = run_cli(args, url, tmp_path)
     assert third.proc.returncode == 0, third.stderr[-2000:]
-    assert f"identical to generation {new}: nothing to write" in third.stdout
+    assert f"same content as generation {new} (the active one): nothing to write" in third.stdout
     assert boundary_state(url) == after
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from flask import Blueprint, jsonify, request
 
+from gis.boundaries.generations import activate
 from gis.boundaries.generations import list_generations as generations
 from gis.planning import drafts, publish, review, saving
 from web.auth import origin, principal, requires
@@ -160,6 +161,14 @@ def export_plan(plan_id: int):
 def list_generations():
     with engine().connect() as conn:
         return jsonify(generations=generations(conn))
+
+
+@bp.post("/generations/<int:generation_id>/activate")
+@requires("boundary.import")
+def activate_generation(generation_id: int):
+    """Make a stored generation the active one again (audited)."""
+    with engine().begin() as conn:
+        return jsonify(activate(conn, generation_id, actor=principal(), origin=origin()))
 
 
 @bp.get("/generations/<int:generation_id>/export")
@@ -349,8 +358,15 @@ OPENAPI_PATHS = {
             "generations": {"type": "array", "items": {
                 "type": "object", "required": ["id", "name", "is_active"], "properties": {
                     "id": _INT, "name": _STR, "note": _NSTR, "source": _NSTR,
-                    "is_active": {"type": "boolean"}, "created_at": _NSTR,
-                    "activated_at": _NSTR}}}}})}, tag="plans")},
+                    "is_active": {"type": "boolean"}, "demo": {"type": "boolean"},
+                    "created_at": _NSTR, "activated_at": _NSTR}}}}})}, tag="plans")},
+    "/generations/{generation_id}/activate": {"post": op(
+        "Make a stored generation the active one again (administrators; audited)",
+        {"200": json_response({"type": "object", "required": ["generation", "changed"],
+                               "properties": {"generation": {"type": "object"},
+                                              "previous": _NINT,
+                                              "changed": {"type": "boolean"}}})},
+        params=[GENERATION_ID], tag="plans")},
     "/generations/{generation_id}/export": {"get": op(
         "Download a generation (active or not) inside the jurisdiction", {"200": DOWNLOAD},
         params=[GENERATION_ID, FORMAT, param("layer", schema={

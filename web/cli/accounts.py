@@ -5,9 +5,8 @@ from __future__ import annotations
 import click
 
 from gis.access.roles import ROLES
-from web.cli.common import ready_engine, run
+from web.cli.common import CLI, ready_engine, run
 
-CLI = {"via": "cli"}
 
 
 @click.group()

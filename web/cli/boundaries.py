@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from gis.errors import GridgisError
-from web.cli.common import fail, progress, ready_engine
+from web.cli.common import CLI, fail, progress, ready_engine
 
 
 @click.group()
@@ -23,8 +23,9 @@ def group():
 @click.option("--tolerance", default=1.0, show_default=True,
               help="Area in m² below which overlaps and gaps are floating-point noise.")
 @click.option("--repair", is_flag=True,
-              help="Make invalid polygons valid (shapely.make_valid) and keep the polygonal "
-                   "parts of geometry collections; every repaired feature is listed.")
+              help="Make invalid polygons valid (rings bound what they enclose; nested or "
+                   "overlapping parts are merged, keeping the area) and keep the polygonal "
+                   "parts of geometry collections; every repaired feature is listed with m².")
 @click.option("--max-vertices", type=click.IntRange(min=1),
               help="Refuse a feature with more vertices than this (default 200,000).")
 @click.option("--max-file-vertices", type=click.IntRange(min=1),
@@ -57,11 +58,34 @@ def boundaries_import(path, commit, name, crs, tolerance, repair, max_vertices,
     repaired = f" after {len(report.repairs)} repair(s)" if report.repairs else ""
     click.echo(f"{report.source}: {counts}; valid{repaired}")
     if report.already_imported:
-        click.echo(f"identical to generation {report.already_imported}: nothing to write")
+        state = "the active one" if report.already_active else \
+            f"not active: `gridgis boundaries activate {report.already_imported}` makes it so"
+        click.echo(f"same content as generation {report.already_imported} ({state}): nothing "
+                   "to write")
     elif report.committed:
         click.echo(f"imported as generation {report.generation_id} (active)")
     else:
         click.echo("dry run: nothing written (use --commit)")
+
+
+@group.command("activate")
+@click.argument("generation", type=int)
+def boundaries_activate(generation):
+    """Make a stored GENERATION (see `list`) the active one again, audited. New incidents are
+    assigned under it; past incidents keep the generation they were assigned under."""
+    from gis.boundaries.generations import activate
+    engine = ready_engine()
+    try:
+        with engine.begin() as conn:
+            out = activate(conn, generation, origin=CLI)
+    except GridgisError as err:
+        fail(err)
+    g = out["generation"]
+    if not out["changed"]:
+        click.echo(f"generation {g['id']} ({g['name']}) is already active: nothing changed")
+    else:
+        before = f" (was {out['previous']})" if out["previous"] is not None else ""
+        click.echo(f"generation {g['id']} ({g['name']}) is now active{before}")
 
 
 @group.command("list")
@@ -72,4 +96,5 @@ def boundaries_list():
         for g in list_generations(conn):
             flag = "*" if g["is_active"] else " "
             created = g["created_at"][:16].replace("T", " ")
-            click.echo(f"{flag} {g['id']:>4}  {g['name']}  {g['source'] or ''}  {created}")
+            demo = "  [demo]" if g["demo"] else ""
+            click.echo(f"{flag} {g['id']:>4}  {g['name']}  {g['source'] or ''}  {created}{demo}")

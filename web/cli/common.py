@@ -12,6 +12,9 @@ import click
 from gis.errors import GridgisError
 
 
+CLI = {"via": "cli"}  # the origin the audit trail records for commands
+
+
 def ready_engine():
     """Start the embedded cluster when it is the one in use, migrate, return an Engine."""
     from gis.store.db import ready_engine as ready

@@ -7,9 +7,8 @@ from pathlib import Path
 import click
 
 from gis.domain import BOUNDARY_LAYERS, PLAN_FORMATS, PLAN_STATUSES
-from web.cli.common import ready_engine, run
+from web.cli.common import CLI, ready_engine, run
 
-CLI = {"via": "cli"}
 
 
 @click.group()
