@@ -3,23 +3,39 @@ from __future__ import annotations
 
 import re
 
-# Administrative levels, top to bottom. Grids hang below the lowest unit present (a hamlet in
-# the countryside, a community in town).
-LEVELS = ("city", "township", "village", "hamlet")
+# Administrative levels: the national ladder, top to bottom. A deployment's boundary set starts
+# at any of them and skips those its place does not have (a county-level city starts at `city`;
+# a prefecture-level city at `prefecture`, with its districts and counties at `city`; Dongguan
+# has townships right under the prefecture). `city` is the county rung (county, district or
+# county-level city), named so since the first deployments were county-level cities. Grids hang
+# below the lowest unit present (a hamlet in the countryside, a community in town).
+LEVELS = ("province", "prefecture", "city", "township", "village", "hamlet")
 LEVEL_NUMBER = {name: i + 1 for i, name in enumerate(LEVELS)}
+LEVEL_OF_NUMBER = {n: name for name, n in LEVEL_NUMBER.items()}
 LEVEL_LABELS = {
-    "city": ("市", "City"),
+    "province": ("省/自治区/直辖市", "Province"),
+    "prefecture": ("地级市/州/盟", "Prefecture-level city"),
+    "city": ("县/区/县级市", "County / district / county-level city"),
     "township": ("乡镇/街道", "Township / subdistrict"),
     "village": ("村/社区", "Village / community"),
     "hamlet": ("屯", "Hamlet"),
     "grid": ("网格", "Grid"),
 }
 AREA_KINDS = {
-    "city": {"city", "county_city"},
+    "province": {"province", "autonomous_region", "municipality"},
+    "prefecture": {"prefecture", "prefecture_city", "autonomous_prefecture", "league"},
+    "city": {"city", "county_city", "county", "district", "banner"},
     "township": {"township", "town", "subdistrict"},
     "village": {"village", "community"},
     "hamlet": {"hamlet"},
 }
+# Each level's name in the plural: its OGC collection and its tile layer.
+LEVEL_PLURAL = {"province": "provinces", "prefecture": "prefectures", "city": "cities",
+                "township": "townships", "village": "villages", "hamlet": "hamlets"}
+# Digits of the 12-digit statistical code that a unit of each level fixes (2+2+2+3+3); hamlets
+# add 3 digits to their village's code and grids 3 to their holder's.
+PREFIX_LENGTH = {"province": 2, "prefecture": 4, "city": 6, "township": 9, "village": 12,
+                 "hamlet": 15}
 
 CATEGORIES = {
     "dispute_neighbour": ("邻里纠纷", "Neighbour dispute"),
@@ -48,32 +64,49 @@ LIFECYCLE_FIELDS = ("status", "handling_level", "version", "accepted_at", "media
 # Draft plans: their statuses and the file formats they and generations export to.
 PLAN_STATUSES = ("open", "published", "discarded")
 PLAN_FORMATS = ("gpkg", "geojson")
-BOUNDARY_LAYERS = ("city", "township", "village", "hamlet", "grid")
+BOUNDARY_LAYERS = (*LEVELS, "grid")
 
-# 12-digit statistical division codes: province 2, city 2, county 2, township 3, village 3.
+# 12-digit statistical division codes: province 2, prefecture 2, county 2, township 3, village 3.
 # Hamlets extend their village's code by 3 digits; grids extend their holder's code by 3 digits.
 STAT_CODE = re.compile(r"^\d{12}$")
 CHILD_SUFFIX = re.compile(r"^\d{3}$")
 
 
-def code_problem(level: str, code: str, parent_code: str | None) -> str | None:
-    """Why `code` is inconsistent with its level and parent, or None when it is fine."""
-    if level in ("city", "township", "village"):
+def code_problem(level: str, code: str, parent_code: str | None,
+                 parent_level: str | None = None) -> str | None:
+    """Why `code` is inconsistent with its level and parent, or None when it is fine.
+
+    A unit down to villages has a 12-digit code that sets the digits of its own level (not all
+    zero), zeros after them, and repeats its parent's significant digits (the parent may sit
+    any number of levels up: a township right under a prefecture sets digits 5-9). Hamlets and
+    grids are their parent's code plus 3 digits."""
+    if level in PREFIX_LENGTH and level != "hamlet":
         if not STAT_CODE.match(code):
             return f"{level} code {code!r} is not a 12-digit statistical code"
-        if level == "city":
-            return None if code.endswith("000000") else f"city code {code!r} must end in 000000"
-        if level == "township":
-            if code[:6] != (parent_code or "")[:6]:
-                return f"township code {code} does not extend city code {parent_code}"
-            if code[9:] != "000" or code[6:9] == "000":
-                return f"township code {code} must have digits 7-9 set and end in 000"
-            return None
-        if code[:9] != (parent_code or "")[:9] or code[9:] == "000":
-            return f"village code {code} does not extend township code {parent_code}"
+        own = PREFIX_LENGTH[level]
+        if code[own:] != "0" * (12 - own):
+            return f"{level} code {code} must end in {12 - own} zeros"
+        if parent_code is None:  # the set's top unit
+            return None if code[:own] != "0" * own else f"{level} code {code} is all zeros"
+        above = PREFIX_LENGTH.get(parent_level or _level_of_code(parent_code), 0)
+        if code[:above] != parent_code[:above]:
+            return f"{level} code {code} does not extend {parent_level or 'parent'} code " \
+                   f"{parent_code}"
+        if above >= own or code[above:own] == "0" * (own - above):
+            return f"{level} code {code} must set digits {above + 1}-{own} under " \
+                   f"{parent_code}"
         return None
     # hamlet or grid: parent code + 3 digits
     if not parent_code or not code.startswith(parent_code) or \
             not CHILD_SUFFIX.match(code[len(parent_code):]):
         return f"{level} code {code!r} must be its parent's code {parent_code} plus 3 digits"
     return None
+
+
+def _level_of_code(code: str) -> str:
+    """The level of a 12-digit code: the lowest whose own digits are set."""
+    for i in range(len(LEVELS) - 2, -1, -1):  # village up to province
+        start = PREFIX_LENGTH[LEVELS[i - 1]] if i else 0
+        if code[start:PREFIX_LENGTH[LEVELS[i]]].strip("0"):
+            return LEVELS[i]
+    return "province"

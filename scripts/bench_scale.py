@@ -276,14 +276,17 @@ def prepare_demo(admin, keep: bool, run: str) -> CitySet:
 def _describe(s: CitySet) -> None:
     from sqlalchemy import text
 
+    from gis.domain import LEVEL_NUMBER
     from gis.store import db
     with db.engine(s.url).connect() as c:
         gen = c.execute(text("SELECT id FROM generation WHERE is_active")).scalar_one()
         s.generation_id = gen
         s.city_code = c.execute(text("SELECT code FROM admin_area WHERE generation_id = :g "
-                                     "AND level = 1 ORDER BY code LIMIT 1"), {"g": gen}).scalar_one()
+                                     "AND parent_id IS NULL ORDER BY code LIMIT 1"),
+                                {"g": gen}).scalar_one()
         s.townships = list(c.execute(text("SELECT code FROM admin_area WHERE generation_id = :g "
-                                          "AND level = 2 ORDER BY code"), {"g": gen}).scalars())
+                                          "AND level = :t ORDER BY code"),
+                                     {"g": gen, "t": LEVEL_NUMBER["township"]}).scalars())
         if not s.grids:
             s.grids = c.execute(text("SELECT count(*) FROM grid WHERE generation_id = :g"),
                                 {"g": gen}).scalar_one()

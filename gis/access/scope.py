@@ -1,14 +1,15 @@
 """Who may do what, and where: roles, permissions and jurisdictions (pure; no database).
 
-A jurisdiction is a set of units, each a (level, code) pair at any level: city, township,
-village (or community), hamlet, or grid. An account with no units and the administrator role
-sees everything. What a jurisdiction contains follows from the codes alone, so it holds across
+A jurisdiction is a set of units, each a (level, code) pair at any level of the ladder
+(province, prefecture, city/county, township, village or community, hamlet) or a grid. An
+account with no units and the administrator role sees everything. What a jurisdiction contains follows from the codes alone, so it holds across
 boundary generations:
 
 - a unit contains every area and grid whose code starts with the unit's significant prefix
-  (city: 6 digits, township: 9, village: 12, hamlet: 15, grid: the whole code);
-- the chain of its ancestors (city, township, ...) is visible too, as context, but never their
-  other descendants;
+  (province: 2 digits, prefecture: 4, city: 6, township: 9, village: 12, hamlet: 15, grid: the
+  whole code);
+- the chain of its ancestors (province, prefecture, city, township, ...) is visible too, as
+  context, but never their other descendants;
 - incidents belong to the unit they were assigned under (by id, per generation), and incidents
   outside every grid belong to the area units whose outline covers them.
 
@@ -19,8 +20,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-UNIT_LEVELS = ("city", "township", "village", "hamlet", "grid")
-PREFIX_LENGTH = {"city": 6, "township": 9, "village": 12, "hamlet": 15}
+from gis.domain import LEVELS, PREFIX_LENGTH
+
+UNIT_LEVELS = (*LEVELS, "grid")
 CODE_RE = re.compile(r"^\d{12}(\d{3}){0,2}$")
 
 
@@ -63,13 +65,14 @@ class Scope:
 
 
 def ancestor_codes(code: str) -> list[str]:
-    """Codes of the areas above a unit or grid: city, township, village, and (for codes longer
-    than 12 digits) the 15-digit parent. The code itself is not included."""
+    """Codes of the areas that could lie above a unit or grid: province, prefecture, city,
+    township, village, and (for codes longer than 12 digits) the 15-digit parent. The code
+    itself is not included (nor are all-zero prefixes)."""
     base = code[:12]
-    out = [base[:6] + "0" * 6, base[:9] + "000", base]
+    out = [base[:n] + "0" * (12 - n) for n in (2, 4, 6, 9)] + [base]
     if len(code) == 18:
         out.append(code[:15])
-    return [c for c in dict.fromkeys(out) if c != code]
+    return [c for c in dict.fromkeys(out) if c != code and c.strip("0")]
 
 
 def check_code(code: str) -> str:
@@ -95,8 +98,9 @@ def not_visible(scope: Scope, kind: str, ident):
 
 
 def covers_city(scope: Scope, city_code: str) -> bool:
-    """Whether the jurisdiction is the whole city (administrators, or a unit of the city)."""
-    return scope.everything or any(u.level == "city" and u.code == city_code
+    """Whether the jurisdiction is the whole deployment: administrators, or an account of its
+    top unit (`city_code`: the city, prefecture or province the boundary set starts at)."""
+    return scope.everything or any(u.level != "grid" and u.code == city_code
                                    for u in scope.units)
 
 

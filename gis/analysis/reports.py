@@ -36,7 +36,8 @@ MEASURES = {
     "overdue": ("overdue", 0, "超期事件 Overdue incidents"),
 }
 UNIT_LEVELS = aggregates.UNIT_LEVELS
-DRILL = {"township": "village", "village": "grid", "hamlet": "grid"}
+DRILL = {"province": "prefecture", "prefecture": "city", "city": "township",
+         "township": "village", "village": "grid", "hamlet": "grid"}
 
 
 def parse_bandwidth(raw: str | None) -> int:

@@ -12,6 +12,7 @@ import shapely
 
 from gis.access.scope import Scope
 from gis.analysis import reports
+from gis.domain import LEVEL_NUMBER
 from gis.errors import InputError
 from gis.incidents.filters import IncidentFilter, parse_filter
 from gis.results import jobs
@@ -71,7 +72,7 @@ def frame(conn: Connection, scope: Scope, f: IncidentFilter) -> dict:
     gen_id = bstore.require_active_generation(conn)["id"]
     return {"generation": gen_id,
             "bounds": reports.bounds(conn, scope, gen_id, unit_scope(conn, scope, f)),
-            "labels": features.label_points(conn, gen_id, scope, 2)}
+            "labels": features.label_points(conn, gen_id, scope, LEVEL_NUMBER["township"])}
 
 
 def rates(conn: Connection, scope: Scope, args, guard=nullcontext) -> dict:

@@ -8,7 +8,7 @@ from gis.store import boundaries as bstore
 from gis.store.db import Connection
 from gis.store.scope import point_in_scope
 
-UNIT_KEYS = ("hamlet", "village", "township", "city")
+UNIT_KEYS = ("hamlet", "village", "township", "city", "prefecture", "province")  # bottom up
 
 
 def describe_assignment(conn: Connection, gen_id: int, grid: dict | None) -> dict:

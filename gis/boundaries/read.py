@@ -1,8 +1,12 @@
-"""Reading boundary sets: one layer per level (city, township, village, hamlet) plus grids.
+"""Reading boundary sets: one layer per level of the national ladder that the set has (province,
+prefecture, city, township, village, hamlet: from any of them down, skipping those the place
+does not have) plus grids.
 
 A boundary set file is a GeoPackage, a GeoJSON/Shapefile folder or a single GeoJSON per layer:
-- GeoPackage: layers named city, township, village, hamlet (optional), grid.
+- GeoPackage: layers named after the levels (province, prefecture, city, township, village,
+  hamlet), and grid.
 - A folder: files named city.geojson / city.shp, township.*, ... grid.*.
+The top layer present holds the set's one root unit and needs no parent_code.
 Every layer is reprojected to EPSG:4326 and must then lie in CHINA_EXTENT; geometries become
 MultiPolygons. Hostile files are refused here, before validation, with an InputError saying what
 is wrong: unreadable or damaged files, missing layers or columns, a missing or implausible CRS,
@@ -26,21 +30,16 @@ import shapely
 from pyproj import CRS, Transformer
 from shapely.errors import GEOSException
 
+from gis.domain import BOUNDARY_LAYERS, LEVELS
 from gis.errors import InputError, ValidationFailed
 from gis.files import file_digest
 from gis.geo.crs import STORAGE_CRS, pyproj_crs
 
-LAYERS = ("city", "township", "village", "hamlet", "grid")
-REQUIRED_COLUMNS = {
-    "city": ("code", "name"),
-    "township": ("code", "name", "parent_code"),
-    "village": ("code", "name", "parent_code"),
-    "hamlet": ("code", "name", "parent_code"),
-    "grid": ("code", "name", "parent_code"),
-}
+LAYERS = BOUNDARY_LAYERS
+REQUIRED_COLUMNS = ("code", "name", "parent_code")  # the top layer needs no parent_code
 # Shapefile field names stop at 10 characters.
 COLUMN_ALIASES = {"parent_cod": "parent_code"}
-DEFAULT_KIND = {"city": "city", "township": "township", "village": "village", "hamlet": "hamlet"}
+DEFAULT_KIND = {level: level for level in LEVELS}
 VECTOR_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp")
 
 # Vertex limits, checked as each layer is read, before reprojection and validation (whose cost
@@ -65,7 +64,7 @@ class BoundarySet:
     notes: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
-        return {name: len(self.layers.get(name, ())) for name in LAYERS}
+        return {name: len(self.layers[name]) for name in LAYERS if name in self.layers}
 
 
 # ---- files ----
@@ -327,10 +326,12 @@ def _to_storage(frame: gpd.GeoDataFrame, name: str, source: Path, assumed: CRS |
 
 # ---- attributes ----
 
-def _check_columns(frame: gpd.GeoDataFrame, name: str, source: Path) -> gpd.GeoDataFrame:
+def _check_columns(frame: gpd.GeoDataFrame, name: str, source: Path,
+                   top: bool = False) -> gpd.GeoDataFrame:
     frame = frame.rename(columns={k: v for k, v in COLUMN_ALIASES.items()
                                   if k in frame.columns and v not in frame.columns})
-    missing = [c for c in REQUIRED_COLUMNS[name] if c not in frame.columns]
+    required = REQUIRED_COLUMNS[:2] if top else REQUIRED_COLUMNS
+    missing = [c for c in required if c not in frame.columns]
     if missing:
         found = [c for c in frame.columns if c != frame.geometry.name]
         raise InputError(f"layer {name} in {source.name} lacks column(s) {', '.join(missing)} "
@@ -372,14 +373,16 @@ def read_boundary_set(path: str | Path, assume_crs: str | None = None, *,
     path = Path(path)
     assumed = pyproj_crs(assume_crs) if assume_crs else None
     sources = _layer_sources(path)
-    for required in ("city", "township", "village", "grid"):
-        if required not in sources:
-            raise InputError(f"{path.name} has no '{required}' layer; expected layers "
-                             f"{', '.join(LAYERS)} (hamlet optional)", field="path")
+    levels = [lv for lv in LEVELS if lv in sources]
+    for required, present in (("grid", "grid" in sources), ("area", bool(levels))):
+        if not present:
+            what = "'grid' layer" if required == "grid" else "area layer"
+            raise InputError(f"{path.name} has no {what}; expected layers named after the "
+                             f"levels it has ({', '.join(LEVELS)}) and grid", field="path")
     layers, notes = {}, []
     used = 0
     for name, (src, layer) in sources.items():
-        frame = _check_columns(_read_frame(src, layer, name), name, src)
+        frame = _check_columns(_read_frame(src, layer, name), name, src, top=name == levels[0])
         used = _check_vertices(frame, name, path, max_vertices_per_feature,
                                max_vertices_per_file, used)
         frame = _to_storage(frame, name, src, assumed, notes)

@@ -22,12 +22,11 @@ from shapely import STRtree
 from shapely.errors import GEOSException
 
 from gis.boundaries.read import BoundarySet
-from gis.domain import AREA_KINDS, code_problem
+from gis.domain import AREA_KINDS, LEVELS, code_problem
 from gis.errors import Problem
 from gis.geo.measure import area_m2, metres_per_degree
 from gis.geo.shapes import zoom_point
 
-PARENT_LEVEL = {"township": "city", "village": "township", "hamlet": "village"}
 
 
 def _problem(level: str, code: str, rule: str, message: str, lon=None, lat=None) -> Problem:
@@ -40,31 +39,40 @@ def validate_boundary_set(bset: BoundarySet, tolerance_m2: float = 1.0,
     shows where it is)."""
     layers = {k: v for k, v in bset.layers.items() if len(v)}
     problems: list[Problem] = []
-    if "city" not in layers or "grid" not in layers:
-        return [_problem("set", "", "missing_layer", "a boundary set needs a city and grids")]
+    area_levels = [lv for lv in LEVELS if lv in layers]
+    if not area_levels or "grid" not in layers:
+        return [_problem("set", "", "missing_layer",
+                         "a boundary set needs an area layer (its top unit) and grids")]
+    parent_level = dict(zip(area_levels[1:], area_levels))  # the nearest level above
     ok = {}  # level -> boolean mask of geometrically usable rows
     cover = {}  # level -> what each row covers once repaired (None: nothing), for gaps
     for level, frame in layers.items():
         step(f"checking {level} codes and shapes")
-        problems += _attribute_problems(level, frame, layers)
+        problems += _attribute_problems(level, frame, layers, parent_level, area_levels)
         geom_problems, ok[level], cover[level] = _geometry_problems(level, frame)
         problems += geom_problems
-    area_levels = [lv for lv in ("city", "township", "village", "hamlet") if lv in layers]
     for level in area_levels[1:] + ["grid"]:
         step(f"checking {level} overlaps")
         problems += _overlaps(level, layers[level], ok[level], tolerance_m2)
-    leaf_of = _leaf_parents(layers)
+    base = _base_level(area_levels)
+    leaf_of = _leaf_parents(layers, base)
     for level in area_levels[1:]:
-        parent_level = PARENT_LEVEL[level]
-        step(f"checking {level} inside {parent_level}")
-        problems += _containment(level, layers[level], ok[level], cover[level], parent_level,
-                                 layers[parent_level], ok[parent_level], tolerance_m2)
+        above = parent_level[level]
+        step(f"checking {level} inside {above}")
+        problems += _containment(level, layers[level], ok[level], cover[level], above,
+                                 layers[above], ok[above], tolerance_m2)
     step("checking grids inside their units")
-    problems += _grid_containment(layers, ok, cover["grid"], leaf_of, tolerance_m2)
+    problems += _grid_containment(layers, ok, cover["grid"], leaf_of, base, tolerance_m2)
     return problems
 
 
-def _attribute_problems(level, frame, layers) -> list[Problem]:
+def _base_level(area_levels: list[str]) -> str:
+    """The lowest level grids sit in (hamlets divide some of its units)."""
+    below = [lv for lv in area_levels if lv != "hamlet"]
+    return below[-1] if below else "hamlet"
+
+
+def _attribute_problems(level, frame, layers, parent_level, area_levels) -> list[Problem]:
     out = []
     codes = frame["code"]
     for i in np.flatnonzero(codes.isna() | (codes == "")):
@@ -79,18 +87,21 @@ def _attribute_problems(level, frame, layers) -> list[Problem]:
             if kind not in allowed:
                 out.append(_problem(level, str(code), "bad_kind",
                                    f"kind {kind!r} is not one of {sorted(allowed)}"))
-    if level == "city":
+    if level == area_levels[0]:  # the set's top unit: one, at any level of the ladder
         if len(frame) != 1:
             out.append(_problem(level, ",".join(map(str, codes)), "one_city",
-                               f"a boundary set holds exactly one city, found {len(frame)}"))
+                               f"a boundary set holds exactly one top unit (its {level}), "
+                               f"found {len(frame)}"))
         for code in codes.dropna():
-            if (msg := code_problem("city", code, None)):
+            if (msg := code_problem(level, code, None)):
                 out.append(_problem(level, code, "bad_code", msg))
         return out
     if level == "grid":
-        parents = pd.concat([layers[lv]["code"] for lv in ("village", "hamlet") if lv in layers])
+        base = _base_level(area_levels)
+        parents = pd.concat([layers[lv]["code"] for lv in dict.fromkeys((base, "hamlet"))
+                             if lv in layers])
     else:
-        parents = layers[PARENT_LEVEL[level]]["code"]
+        parents = layers[parent_level[level]]["code"]
     parent_set = set(parents.dropna())
     for code, parent in zip(codes, frame["parent_code"]):
         if pd.isna(code) or code == "":
@@ -100,7 +111,7 @@ def _attribute_problems(level, frame, layers) -> list[Problem]:
                                f"parent {parent if not pd.isna(parent) else '(none)'} "
                                "is not in the set"))
             continue
-        if (msg := code_problem(level, code, parent)):
+        if (msg := code_problem(level, code, parent, parent_level.get(level))):
             out.append(_problem(level, code, "bad_code", msg))
     if level == "grid":
         for col in ("households", "population"):
@@ -461,26 +472,28 @@ def _containment(level, children, child_ok, child_cover, parent_level, parents, 
     return out
 
 
-def _leaf_parents(layers) -> set[str]:
-    """Codes of the units grids may sit in: hamlets, and villages/communities with no hamlet."""
-    villages = set(layers["village"]["code"].dropna())
-    if "hamlet" not in layers:
-        return villages
+def _leaf_parents(layers, base: str) -> set[str]:
+    """Codes of the units grids may sit in: hamlets, and units of the base level (villages and
+    communities, usually) with no hamlet."""
+    units = set(layers[base]["code"].dropna()) if base in layers else set()
+    if "hamlet" not in layers or base == "hamlet":
+        return units
     hamlets = layers["hamlet"]
-    return (villages - set(hamlets["parent_code"].dropna())) | set(hamlets["code"].dropna())
+    return (units - set(hamlets["parent_code"].dropna())) | set(hamlets["code"].dropna())
 
 
-def _grid_containment(layers, ok, grid_cover, leaf_codes, tol) -> list[Problem]:
-    units = [layers[lv].assign(_ok=ok[lv]) for lv in ("village", "hamlet") if lv in layers]
+def _grid_containment(layers, ok, grid_cover, leaf_codes, base, tol) -> list[Problem]:
+    units = [layers[lv].assign(_ok=ok[lv]) for lv in dict.fromkeys((base, "hamlet"))
+             if lv in layers]
     leaves = pd.concat(units)
     leaves = gpd.GeoDataFrame(leaves[leaves["code"].isin(leaf_codes)], crs=layers["grid"].crs)
     grids = layers["grid"]
     out = []
     non_leaf = grids["parent_code"].notna() & ~grids["parent_code"].isin(leaf_codes) & \
-        grids["parent_code"].isin(set(layers["village"]["code"]))
+        grids["parent_code"].isin(set(layers[base]["code"]))
     for code, parent in zip(grids["code"][non_leaf], grids["parent_code"][non_leaf]):
         out.append(_problem("grid", str(code), "parent_not_leaf",
-                           f"village {parent} is divided into hamlets: the grid must sit in one"))
+                           f"{base} {parent} is divided into hamlets: the grid must sit in one"))
     out += _containment("grid", grids, ok["grid"], grid_cover, "leaf unit", leaves,
                         leaves["_ok"].to_numpy(), tol)
     return out

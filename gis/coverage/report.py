@@ -20,6 +20,7 @@ from gis.coverage import response as response_geom
 from gis.coverage import shares, staffing
 from gis.coverage.city import metric_crs
 from gis.coverage.inputs import MAX_RANGE_M
+from gis.domain import LEVEL_NUMBER
 from gis.errors import InputError, NotFound
 from gis.files import Download, frame_csv_bytes
 from gis.geo.shapes import DISPLAY_SIMPLIFY_DEG as SIMPLIFY_DEG
@@ -681,13 +682,13 @@ def grid_overview(conn: Connection, scope: Scope) -> dict:
     """
     from gis.store import features
     gen = bstore.require_active_generation(conn)
-    cities = features.label_points(conn, gen["id"], scope, 1, min_share=0)
+    cities = features.label_points(conn, gen["id"], scope, LEVEL_NUMBER["city"], min_share=0)
     return {"generation": gen, "city": cities[0]["name"] if cities else "",
             "bounds": features.extent(conn, features.COLLECTIONS["grids"], gen["id"], scope),
             "totals": features.grid_totals(conn, gen["id"], scope),
             "grid_breaks": features.household_breaks(conn, gen["id"], scope, "grid"),
             "village_breaks": features.household_breaks(conn, gen["id"], scope, "village"),
-            "labels": features.label_points(conn, gen["id"], scope, 2)}
+            "labels": features.label_points(conn, gen["id"], scope, LEVEL_NUMBER["township"])}
 
 
 def camera_totals(ctx: Context, per_grid: gpd.GeoDataFrame) -> dict:

@@ -27,6 +27,7 @@ from gis.access.roles import Principal
 from gis.access.scope import Scope
 from gis.coverage import report
 from gis.coverage.response import MINUTES
+from gis.domain import LEVEL_NUMBER
 from gis.errors import InputError, NotFound
 from gis.files import Download, frame_csv_bytes
 from gis.results.cache import Computed, cached, plain
@@ -147,7 +148,7 @@ def frame(conn: Connection, scope: Scope) -> dict:
     gen_id = bstore.require_active_generation(conn)["id"]
     return {"generation": gen_id,
             "bounds": features.extent(conn, features.COLLECTIONS["grids"], gen_id, scope),
-            "labels": features.label_points(conn, gen_id, scope, 2),
+            "labels": features.label_points(conn, gen_id, scope, LEVEL_NUMBER["township"]),
             "synthetic": cstore.synthetic_kinds(conn),
             "has_roads": cstore.road_network(conn) is not None}
 

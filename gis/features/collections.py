@@ -32,9 +32,23 @@ def _generation_id(conn: Connection) -> int | None:
 
 
 def extents(conn: Connection, scope: Scope, collection_ids) -> dict[str, list | None]:
-    """The lon/lat bounding box of each collection inside the jurisdiction (None when empty)."""
+    """The lon/lat bounding box of each collection inside the jurisdiction (None when empty);
+    area collections only for the levels the active generation has."""
     gen_id = _generation_id(conn)
-    return {c: features.extent(conn, get_collection(c), gen_id, scope) for c in collection_ids}
+    present = features.levels_present(conn, gen_id) if gen_id is not None else set()
+    return {c: features.extent(conn, get_collection(c), gen_id, scope) for c in collection_ids
+            if COLLECTIONS[c].level is None or COLLECTIONS[c].level in present}
+
+
+def collection_extent(conn: Connection, scope: Scope, collection_id: str) -> list | None:
+    """One collection's bounding box inside the jurisdiction; NotFound for the collection of a
+    level the active generation does not have."""
+    coll = get_collection(collection_id)
+    boxes = extents(conn, scope, [coll.id])
+    if coll.id not in boxes:
+        raise NotFound(f"collection {collection_id}: the active boundary generation has no "
+                       f"{collection_id}")
+    return boxes[coll.id]
 
 
 def parse_bbox(raw: str | None):

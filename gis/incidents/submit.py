@@ -11,7 +11,7 @@ from gis.store import audit
 from gis.store import boundaries as bstore
 from gis.store import incidents as istore
 from gis.store.db import Connection
-from gis.store.scope import point_in_scope
+from gis.store.scope import point_in_scope, reporter_unit
 
 
 def _assignment(gen_id: int, grid: dict | None) -> dict:
@@ -23,16 +23,24 @@ def _assignment(gen_id: int, grid: dict | None) -> dict:
     return out
 
 
-def incident_body(conn: Connection, row: dict) -> dict:
-    """An incident as a GeoJSON Feature with its assignment."""
+def incident_body(conn: Connection, row: dict, scope: Scope | None = None) -> dict:
+    """An incident as a GeoJSON Feature with its assignment. For a viewer whose jurisdiction
+    does not hold where it lies (a report made from outside), the grid and units outside the
+    jurisdiction and its ancestors are left out (null); `covered` still says whether a grid
+    holds it."""
     props = {k: row[k] for k in ("source", "external_id", "category", "severity", "status",
                                  "description", "input_crs", "generation_id")}
     props["occurred_at"] = row["occurred_at"].isoformat()
     props["reported_at"] = row["reported_at"].isoformat()
     props["covered"] = row["grid_code"] is not None
+    # reported from outside the reporter's jurisdiction: the reporter's unit, else None
+    props["reporter_unit"] = row.get("reporter_unit")
+    context = set(scope.ancestor_codes()) if scope is not None and not scope.everything else None
     for k in ("grid", *UNIT_KEYS):
-        props[f"{k}_code"] = row[f"{k}_code"]
-        props[f"{k}_name"] = row[f"{k}_name"]
+        code = row[f"{k}_code"]
+        shown = context is None or code is None or code in context or scope.contains_code(code)
+        props[f"{k}_code"] = code if shown else None
+        props[f"{k}_name"] = row[f"{k}_name"] if shown else None
     return {"type": "Feature", "id": row["id"], "properties": props,
             "geometry": {"type": "Point", "coordinates": [row["lon"], row["lat"]]}}
 
@@ -42,7 +50,7 @@ def get_incident(conn: Connection, incident_id: int, scope: Scope) -> dict:
     row = istore.get(conn, incident_id, scope=scope)
     if row is None:
         raise not_visible(scope, "incident", incident_id)
-    return incident_body(conn, row)
+    return incident_body(conn, row, scope)
 
 
 def account_source(actor: Principal) -> str | None:
@@ -80,16 +88,22 @@ def submit_incident(conn: Connection, feature, crs: str | None = None, *,
                     scope: Scope) -> tuple[dict, bool]:
     """Store one incident. Returns (feature, created). The same (source, external_id) sent again
     with the same content answers the stored incident (created False); with different content
-    it is a Conflict and nothing changes. A point outside the scope is Forbidden."""
+    it is a Conflict and nothing changes.
+
+    A point outside the scope is still stored, where it lies (in another unit's grid, or
+    uncovered), keeping the reporting account's unit so that unit goes on seeing it (the body's
+    `reporter_unit`). Only an account with no unit at all is Forbidden."""
     inc = parse_feature(feature, crs)
     gen = bstore.require_active_generation(conn)
     grid = bstore.locate(conn, inc.lon, inc.lat, gen["id"])
-    if not point_in_scope(conn, scope, inc.lon, inc.lat, gen["id"],
-                          grid["code"] if grid else None):
+    inside = point_in_scope(conn, scope, inc.lon, inc.lat, gen["id"],
+                            grid["code"] if grid else None)
+    reporter = None if inside else reporter_unit(scope)
+    if not inside and reporter is None:
         raise Forbidden(OUTSIDE_JURISDICTION)
-    new_id = istore.insert_one(conn, inc, _assignment(gen["id"], grid))
+    new_id = istore.insert_one(conn, inc, _assignment(gen["id"], grid), reporter)
     if new_id is not None:
-        return incident_body(conn, istore.get(conn, new_id, scope=scope)), True
+        return incident_body(conn, istore.get(conn, new_id, scope=scope), scope), True
     existing = istore.get_by_key(conn, inc.source, inc.external_id, scope=scope)
     if existing is None:  # stored under the same key, but outside this account's jurisdiction
         raise Conflict(f"incident {inc.source}/{inc.external_id} exists already")
@@ -99,7 +113,7 @@ def submit_incident(conn: Connection, feature, crs: str | None = None, *,
     if not same:
         raise Conflict(f"incident {inc.source}/{inc.external_id} exists with different content",
                        details={"existing_id": existing["id"]})
-    return incident_body(conn, existing), False
+    return incident_body(conn, existing, scope), False
 
 
 # ---- imports ----

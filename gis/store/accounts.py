@@ -8,6 +8,7 @@ from sqlalchemy import Connection, text
 from gis.access.credentials import digest, hash_password, needs_rehash, new_token, verify_password
 from gis.access.roles import ROLES, Principal
 from gis.access.scope import UNIT_LEVELS, Scope, Unit, check_code
+from gis.domain import LEVEL_OF_NUMBER
 from gis.errors import Conflict, InputError, NotFound
 
 SESSION_HOURS = 12
@@ -19,18 +20,16 @@ def resolve_units(conn: Connection, codes: list[str]) -> list[Unit]:
     units = []
     for raw in codes:
         code = check_code(raw)
-        row = conn.execute(text("""
-            SELECT CASE a.level WHEN 1 THEN 'city' WHEN 2 THEN 'township'
-                                WHEN 3 THEN 'village' ELSE 'hamlet' END
-            FROM admin_area a JOIN generation g ON g.id = a.generation_id AND g.is_active
-            WHERE a.code = :c
+        level = conn.execute(text("""
+            SELECT a.level FROM admin_area a
+            JOIN generation g ON g.id = a.generation_id AND g.is_active WHERE a.code = :c
             UNION ALL
-            SELECT 'grid' FROM grid x JOIN generation g ON g.id = x.generation_id AND g.is_active
+            SELECT 0 FROM grid x JOIN generation g ON g.id = x.generation_id AND g.is_active
             WHERE x.code = :c LIMIT 1"""), {"c": code}).scalar()
-        if row is None:
+        if level is None:
             raise InputError(f"no unit or grid with code {code} in the active boundary "
                              "generation", field="units")
-        units.append(Unit(row, code))
+        units.append(Unit(LEVEL_OF_NUMBER.get(level, "grid"), code))
     return units
 
 

@@ -15,13 +15,13 @@ import shapely
 from sqlalchemy import Connection, text
 
 from gis.access.scope import Scope
+from gis.domain import LEVEL_NUMBER, LEVELS
 from gis.store.scope import area_clause, grid_clause, incident_clause
 
 if TYPE_CHECKING:  # types of the features that call the store (no import at run time)
     from gis.incidents.filters import IncidentFilter
 
-LEVEL_NUMBER = {"city": 1, "township": 2, "village": 3, "hamlet": 4}
-UNIT_LEVELS = ("township", "village", "hamlet", "grid")
+UNIT_LEVELS = (*LEVELS, "grid")
 
 
 def filter_clause(f: IncidentFilter, alias: str = "i") -> tuple[str, dict]:

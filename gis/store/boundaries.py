@@ -9,7 +9,7 @@ import shapely
 from geoalchemy2.shape import from_shape
 from sqlalchemy import Connection, func, insert, select, text, update
 
-from gis.domain import LEVEL_NUMBER
+from gis.domain import LEVEL_NUMBER, LEVELS
 from gis.errors import NotFound
 from gis.geo.shapes import to_multipolygons
 from gis.store.schema import admin_area, generation, grid
@@ -17,7 +17,8 @@ from gis.store.schema import admin_area, generation, grid
 if TYPE_CHECKING:  # types of the features that call the store (no import at run time)
     from gis.boundaries.read import BoundarySet
 
-AREA_LEVELS = ("city", "township", "village", "hamlet")
+AREA_LEVELS = LEVELS
+UNIT_COLUMNS = tuple(f"{level}_id" for level in LEVELS)  # a grid's unit at each level
 
 
 def active_generation(conn: Connection) -> dict | None:
@@ -39,9 +40,16 @@ def generation_by_id(conn: Connection, generation_id: int) -> dict | None:
     return dict(row) if row else None
 
 
-def generation_by_sha(conn: Connection, sha256: str) -> dict | None:
-    row = conn.execute(select(generation).where(generation.c.source_sha256 == sha256)
-                       .order_by(generation.c.id.desc())).mappings().first()
+def generation_by_identity(conn: Connection, content_sha256: str,
+                           file_sha256: str | None = None) -> dict | None:
+    """The newest generation holding this content (or, for generations imported before content
+    digests, made from this very file)."""
+    cond = generation.c.content_sha256 == content_sha256
+    if file_sha256:
+        cond = cond | ((generation.c.content_sha256.is_(None))
+                       & (generation.c.source_sha256 == file_sha256))
+    row = conn.execute(select(generation).where(cond).order_by(generation.c.id.desc())
+                       ).mappings().first()
     return dict(row) if row else None
 
 
@@ -50,10 +58,12 @@ def list_generations(conn: Connection) -> list[dict]:
 
 
 def write_boundary_set(conn: Connection, bset: BoundarySet, name: str, note: str | None = None,
-                       activate: bool = True, progress=None) -> int:
+                       activate: bool = True, progress=None, content_sha256: str | None = None,
+                       demo: bool = False) -> int:
     """Insert a validated set as a new generation (caller owns the transaction)."""
     gen_id = conn.execute(insert(generation).values(
-        name=name, note=note, source=bset.source, source_sha256=bset.sha256)
+        name=name, note=note, source=bset.source, source_sha256=bset.sha256,
+        content_sha256=content_sha256, demo=demo)
         .returning(generation.c.id)).scalar_one()
     ids: dict[str, int] = {}
     kind_of: dict[str, str] = {}
@@ -65,7 +75,7 @@ def write_boundary_set(conn: Connection, bset: BoundarySet, name: str, note: str
         rows = [{
             "generation_id": gen_id, "level": LEVEL_NUMBER[level], "kind": str(kind),
             "code": str(code), "name": str(nm),
-            "parent_id": ids.get(str(parent)) if level != "city" else None,
+            "parent_id": ids.get(str(parent)) if not pd.isna(parent) else None,
             "synthetic": bool(syn), "geom": from_shape(geom, srid=4326),
         } for code, nm, kind, parent, syn, geom in zip(
             frame["code"], frame["name"], frame["kind"], frame["parent_code"],
@@ -83,14 +93,13 @@ def write_boundary_set(conn: Connection, bset: BoundarySet, name: str, note: str
     for code, nm, parent, hh, pop, syn, geom in zip(
             frame["code"], frame["name"], frame["parent_code"], frame["households"],
             frame["population"], frame["synthetic"], to_multipolygons(frame.geometry.values)):
-        chain = {"hamlet": None}
+        chain = dict.fromkeys(LEVELS)
         unit = parent
-        while unit is not None and unit in kind_of:
+        while unit is not None and not pd.isna(unit) and unit in kind_of:
             chain[kind_of[unit]] = ids[unit]
-            unit = parent_of.get(unit) if kind_of[unit] != "city" else None
+            unit = parent_of.get(unit)
         rows.append({"generation_id": gen_id, "code": code, "name": nm, "area_id": ids[parent],
-                     "hamlet_id": chain["hamlet"], "village_id": chain["village"],
-                     "township_id": chain["township"], "city_id": chain["city"],
+                     **{f"{level}_id": chain[level] for level in LEVELS},
                      "households": int(hh), "population": int(pop), "synthetic": bool(syn),
                      "geom": from_shape(geom, srid=4326)})
     conn.execute(insert(grid), rows)
@@ -101,6 +110,29 @@ def write_boundary_set(conn: Connection, bset: BoundarySet, name: str, note: str
     return gen_id
 
 
+def lock_active_generation(conn: Connection) -> int | None:
+    """The active generation's id, locked against a concurrent publish or activation (None when
+    none is active, or it changed while we waited)."""
+    return conn.execute(text("SELECT id FROM generation WHERE is_active FOR UPDATE")).scalar()
+
+
+def fill_grid_units(conn: Connection, generation_id: int) -> None:
+    """Set each grid's unit at every level (province_id ... hamlet_id) from its leaf unit's
+    chain of parents (NULL where the chain skips a level)."""
+    found = ", ".join(f"max(u.id) FILTER (WHERE u.level = {LEVEL_NUMBER[lv]}) AS {lv}_id"
+                      for lv in LEVELS)
+    sets = ", ".join(f"{c} = c.{c}" for c in UNIT_COLUMNS)
+    conn.execute(text(f"""
+        WITH RECURSIVE up(grid_id, id, level, parent_id) AS (
+            SELECT g.id, a.id, a.level, a.parent_id FROM grid g
+            JOIN admin_area a ON a.id = g.area_id WHERE g.generation_id = :g
+            UNION ALL
+            SELECT up.grid_id, p.id, p.level, p.parent_id FROM up
+            JOIN admin_area p ON p.id = up.parent_id),
+        c AS (SELECT grid_id, {found} FROM up u GROUP BY grid_id)
+        UPDATE grid g SET {sets} FROM c WHERE g.id = c.grid_id"""), {"g": generation_id})
+
+
 def activate_generation(conn: Connection, gen_id: int) -> None:
     conn.execute(update(generation).where(generation.c.is_active).values(is_active=False))
     done = conn.execute(update(generation).where(generation.c.id == gen_id)
@@ -109,8 +141,7 @@ def activate_generation(conn: Connection, gen_id: int) -> None:
         raise NotFound(f"generation {gen_id} does not exist")
 
 
-GRID_COLUMNS = ("id", "code", "name", "area_id", "hamlet_id", "village_id", "township_id",
-                "city_id", "households", "population")
+GRID_COLUMNS = ("id", "code", "name", "area_id", *UNIT_COLUMNS, "households", "population")
 
 
 def load_grids(conn: Connection, generation_id: int) -> gpd.GeoDataFrame:
@@ -125,10 +156,10 @@ def load_grids(conn: Connection, generation_id: int) -> gpd.GeoDataFrame:
 
 def locate(conn: Connection, lon: float, lat: float, generation_id: int) -> dict | None:
     """The grid covering a WGS84 point, with its units; smallest code wins on shared borders."""
-    row = conn.execute(text("""
+    row = conn.execute(text(f"""
         WITH pt AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS geom)
         SELECT g.id, g.code, g.name, g.households, g.population,
-               g.hamlet_id, g.village_id, g.township_id, g.city_id
+               {", ".join("g." + c for c in UNIT_COLUMNS)}
         FROM grid g, pt
         WHERE g.generation_id = :gen AND ST_Covers(g.geom, pt.geom)
         ORDER BY g.code COLLATE "C" LIMIT 1"""),
@@ -157,9 +188,9 @@ def area_geometries(conn: Connection, generation_id: int, codes: list[str]):
 
 
 def city_outline(conn: Connection, generation_id: int):
-    """The union of a generation's city outlines (None when it has none)."""
+    """The outline of a generation's set: the union of its top units (None when it has none)."""
     wkb = conn.execute(text("SELECT ST_AsBinary(ST_Union(geom)) FROM admin_area "
-                            "WHERE generation_id = :g AND level = 1"),
+                            "WHERE generation_id = :g AND parent_id IS NULL"),
                        {"g": generation_id}).scalar()
     return shapely.from_wkb(bytes(wkb)) if wkb is not None else None
 
@@ -173,6 +204,7 @@ def grids_union(conn: Connection, generation_id: int, codes: list[str]):
 
 
 def city_code(conn: Connection, generation_id: int) -> str | None:
-    """The code of a generation's city (the lowest, should there be several)."""
+    """The code of a generation's top unit (its city, prefecture or province: the root of the
+    set; the lowest code, should there be several)."""
     return conn.execute(text("SELECT min(code) FROM admin_area WHERE generation_id = :g "
-                             "AND level = 1"), {"g": generation_id}).scalar()
+                             "AND parent_id IS NULL"), {"g": generation_id}).scalar()

@@ -9,6 +9,7 @@ import shapely
 from sqlalchemy import Connection, text
 
 from gis.access.scope import Scope
+from gis.domain import LEVEL_NUMBER
 from gis.store.boundaries import area_geometries, grids_union
 from gis.store.scope import area_clause, grid_clause
 
@@ -333,10 +334,11 @@ def townships_frame(conn: Connection, generation_id: int, scope: Scope) -> gpd.G
     clause, params = area_clause(scope, "a")
     rows = conn.execute(text(
         f"SELECT a.code, a.name, a.kind, ST_AsBinary(a.geom) AS wkb FROM admin_area a "
-        f"WHERE a.generation_id = :gen AND a.level = 2 AND {clause} ORDER BY a.code"),
-        {**params, "gen": generation_id}).mappings().all()
+        f"WHERE a.generation_id = :gen AND a.level = :township AND {clause} ORDER BY a.code"),
+        {**params, "gen": generation_id, "township": LEVEL_NUMBER["township"]}).mappings().all()
     frame = _geo_frame(rows, ["code", "name", "kind"])
-    if not scope.everything and len(frame) and not any(u.level == "city" for u in scope.units):
+    if not scope.everything and len(frame) and not any(
+            LEVEL_NUMBER.get(u.level, 99) < LEVEL_NUMBER["township"] for u in scope.units):
         grid_codes = [u.code for u in scope.units if u.level == "grid"]
         parts = [area_geometries(conn, generation_id, [u.code for u in scope.units
                                                        if u.level != "grid"]),
@@ -370,3 +372,16 @@ def points_on_land(conn: Connection, table: str, generation_id: int, scope: Scop
     clause, params = point_clause(scope, "c")
     return int(conn.execute(text(f"SELECT count(*) FROM {table} c WHERE {clause}"),
                             {**params, "gen": generation_id}).scalar())
+
+
+def has_synthetic(conn: Connection) -> bool:
+    """Whether any synthetic (demo) staff, camera, post or road network is stored."""
+    return bool(conn.execute(text(
+        "SELECT EXISTS (SELECT 1 FROM staff WHERE synthetic) "
+        "OR EXISTS (SELECT 1 FROM camera WHERE synthetic) "
+        "OR EXISTS (SELECT 1 FROM response_post WHERE synthetic) "
+        "OR EXISTS (SELECT 1 FROM road_network WHERE synthetic)")).scalar())
+
+
+def post_count(conn: Connection) -> int:
+    return conn.execute(text("SELECT count(*) FROM response_post")).scalar_one()

@@ -44,7 +44,7 @@ def roster_units(conn: Connection) -> dict | None:
     most incidents (None before the demo is loaded)."""
     city = conn.execute(text(
         "SELECT a.code FROM admin_area a JOIN generation g ON g.id = a.generation_id "
-        "AND g.is_active WHERE a.level = 1 ORDER BY a.code LIMIT 1")).scalar()
+        "AND g.is_active WHERE a.parent_id IS NULL ORDER BY a.code LIMIT 1")).scalar()
     busiest = conn.execute(text("""
         SELECT t.code AS township, x.code AS grid FROM incident i
         JOIN grid x ON x.id = i.grid_id JOIN admin_area t ON t.id = x.township_id
@@ -53,3 +53,96 @@ def roster_units(conn: Connection) -> dict | None:
     if city is None or busiest is None:
         return None
     return {"city": city, "township": busiest["township"], "grid": busiest["grid"]}
+
+
+# ---- removal (gis.demo.remove) ----
+
+def demo_generations(conn: Connection) -> list[int]:
+    """The demo's generations: those the demo loader wrote and those published from plans drawn
+    on them."""
+    return list(conn.execute(text("""
+        WITH RECURSIVE d(id) AS (
+            SELECT id FROM generation WHERE demo
+            UNION
+            SELECT p.published_generation_id FROM plan_draft p JOIN d ON p.base_generation_id = d.id
+            WHERE p.published_generation_id IS NOT NULL)
+        SELECT id FROM d ORDER BY id""")).scalars())
+
+
+def demo_accounts(conn: Connection, usernames) -> list[str]:
+    """Of these names, the accounts the demo made (gis.demo.accounts names them so)."""
+    return list(conn.execute(text(
+        "SELECT username FROM account WHERE username = ANY(:u) "
+        "AND display_name = '演示 demo ' || username ORDER BY username"),
+        {"u": list(usernames)}).scalars())
+
+
+def _demo_incident(sources_param: str = ":sources", gens_param: str = ":gens") -> str:
+    return (f"(i.source = 'demo' OR (i.source = ANY({sources_param}) "
+            f"AND i.generation_id = ANY({gens_param})))")
+
+
+def other_incidents(conn: Connection, gens: list[int], sources: list[str]) -> list[dict]:
+    """Incidents assigned under the demo's generations that are not the demo's: per source."""
+    return [dict(r) for r in conn.execute(text(f"""
+        SELECT i.source, count(*) AS incidents FROM incident i
+        WHERE i.generation_id = ANY(:gens) AND NOT {_demo_incident()}
+        GROUP BY i.source ORDER BY i.source"""), {"gens": gens, "sources": sources}).mappings()]
+
+
+def other_incident_points(conn: Connection, gens: list[int], sources: list[str]):
+    """(ids, lon, lat) of those incidents."""
+    rows = conn.execute(text(f"""
+        SELECT i.id, ST_X(i.geom), ST_Y(i.geom) FROM incident i
+        WHERE i.generation_id = ANY(:gens) AND NOT {_demo_incident()} ORDER BY i.id"""),
+        {"gens": gens, "sources": sources}).all()
+    return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
+
+
+def reassign(conn: Connection, ids: list[int], generation_id: int, assignment: dict) -> int:
+    """Give incidents a new assignment of record (their generation is going away):
+    assignment holds one list per column (grid_id, hamlet_id, ...), None for uncovered."""
+    cols = list(assignment)
+    arrays = ", ".join(f"CAST(:{c} AS bigint[])" for c in cols)
+    sets = ", ".join(f"{c} = s.{c}" for c in cols)
+    return conn.execute(text(f"""
+        UPDATE incident i SET generation_id = :gen, {sets}
+        FROM unnest(CAST(:ids AS bigint[]), {arrays}) AS s(id, {', '.join(cols)})
+        WHERE i.id = s.id"""), {"ids": ids, "gen": generation_id, **assignment}).rowcount
+
+
+def delete_demo(conn: Connection, gens: list[int], sources: list[str], accounts: list[str],
+                other_too: bool) -> dict:
+    """Delete the demo: its incidents (and, with other_too, every incident left under its
+    generations), plans drawn on its generations, the synthetic coverage set, its generations
+    and its accounts. Returns counts per kind."""
+    p = {"gens": gens, "sources": sources, "accounts": accounts}
+    other = " OR i.generation_id = ANY(:gens)" if other_too else ""
+    out = {"incidents": conn.execute(text(
+        f"DELETE FROM incident i WHERE {_demo_incident()}{other}"), p).rowcount}
+    out["plans"] = conn.execute(text(
+        "DELETE FROM plan_draft WHERE base_generation_id = ANY(:gens) "
+        "OR published_generation_id = ANY(:gens)"), p).rowcount
+    for table in ("staff", "camera", "response_post"):
+        out[table] = conn.execute(text(f"DELETE FROM {table} WHERE synthetic")).rowcount
+    synthetic_roads = conn.execute(text(
+        "SELECT EXISTS (SELECT 1 FROM road_network WHERE synthetic)")).scalar()
+    out["roads"] = 0
+    if synthetic_roads:  # the network is replaced whole, so it goes whole
+        out["roads"] = conn.execute(text("DELETE FROM road")).rowcount
+        conn.execute(text("DELETE FROM road_node"))
+        conn.execute(text("DELETE FROM road_network"))
+    out["generations"] = conn.execute(text(
+        "DELETE FROM generation WHERE id = ANY(:gens)"), p).rowcount
+    out["accounts"] = conn.execute(text(
+        "DELETE FROM account WHERE username = ANY(:accounts)"), p).rowcount
+    return out
+
+
+def newest_generation(conn: Connection) -> int | None:
+    return conn.execute(text("SELECT max(id) FROM generation")).scalar()
+
+
+def has_demo_incidents(conn: Connection) -> bool:
+    return bool(conn.execute(text(
+        "SELECT EXISTS (SELECT 1 FROM incident WHERE source = 'demo')")).scalar())

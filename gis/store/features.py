@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import Connection, text
 
 from gis.access.scope import Scope
-from gis.domain import LEVEL_LABELS
+from gis.domain import LEVEL_LABELS, LEVEL_NUMBER, LEVEL_PLURAL, LEVELS
 from gis.store.scope import area_clause, grid_clause, incident_clause
 
 
@@ -28,10 +28,8 @@ class Collection:
 
 
 COLLECTIONS = {
-    "cities": Collection("cities", *LEVEL_LABELS["city"], "admin_area", 1),
-    "townships": Collection("townships", *LEVEL_LABELS["township"], "admin_area", 2),
-    "villages": Collection("villages", *LEVEL_LABELS["village"], "admin_area", 3),
-    "hamlets": Collection("hamlets", *LEVEL_LABELS["hamlet"], "admin_area", 4),
+    **{LEVEL_PLURAL[lv]: Collection(LEVEL_PLURAL[lv], *LEVEL_LABELS[lv], "admin_area",
+                                    LEVEL_NUMBER[lv]) for lv in LEVELS},
     "grids": Collection("grids", *LEVEL_LABELS["grid"], "grid"),
     "incidents": Collection("incidents", "事件", "Incidents", "incident"),
 }
@@ -181,10 +179,10 @@ def summary(conn: Connection, generation_id: int | None, scope: Scope) -> dict:
     incidents, ip = incident_clause(scope, "i")
     return dict(conn.execute(text(f"""
         SELECT (SELECT count(*) FROM grid g WHERE g.generation_id = :gen AND {grids}) AS grids,
-               (SELECT count(*) FILTER (WHERE a.level = 2) FROM admin_area a
-                 WHERE a.generation_id = :gen AND {areas}) AS townships,
-               (SELECT count(*) FILTER (WHERE a.level = 3) FROM admin_area a
-                 WHERE a.generation_id = :gen AND {areas}) AS villages,
+               (SELECT count(*) FILTER (WHERE a.level = {LEVEL_NUMBER["township"]})
+                 FROM admin_area a WHERE a.generation_id = :gen AND {areas}) AS townships,
+               (SELECT count(*) FILTER (WHERE a.level = {LEVEL_NUMBER["village"]})
+                 FROM admin_area a WHERE a.generation_id = :gen AND {areas}) AS villages,
                (SELECT count(*) FROM incident i WHERE {incidents}) AS incidents,
                (SELECT count(*) FROM incident i WHERE i.grid_id IS NULL AND {incidents})
                    AS uncovered"""), {"gen": generation_id, **gp, **ap, **ip}).mappings().one())
@@ -221,6 +219,12 @@ def grid_totals(conn: Connection, generation_id: int, scope: Scope) -> dict:
                  WHERE g.generation_id = :gen AND {grids}) AS households,
                (SELECT count(*) FROM incident i WHERE i.grid_id IS NULL AND {incidents})
                    AS uncovered"""), {"gen": generation_id, **gp, **ip}).mappings().one())
+
+
+def levels_present(conn: Connection, generation_id: int) -> set[int]:
+    """The admin_area levels a generation has."""
+    return set(conn.execute(text("SELECT DISTINCT level FROM admin_area WHERE generation_id = :g"),
+                            {"g": generation_id}).scalars())
 
 
 def label_points(conn: Connection, generation_id: int, scope: Scope, level: int,

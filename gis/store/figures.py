@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection, text
 
 from gis.access.scope import Scope
-from gis.domain import DONE, HANDLING_LEVELS
+from gis.domain import DONE, HANDLING_LEVELS, LEVELS
 from gis.store.aggregates import others_recorded, selection
 from gis.store.lifecycle import overdue_accept_sql, overdue_resolve_sql
 from gis.store.scope import grid_clause
@@ -36,7 +36,7 @@ from gis.store.scope import grid_clause
 if TYPE_CHECKING:  # types of the features that call the store (no import at run time)
     from gis.incidents.filters import IncidentFilter
 
-FIGURE_LEVELS = ("city", "township", "village", "hamlet", "grid")
+FIGURE_LEVELS = (*LEVELS, "grid")
 NO_UNIT, UNCOVERED = "~none", "~uncovered"
 GROUP_LABELS = {NO_UNIT: "无此级单位 No unit at this level",
                 UNCOVERED: "未覆盖 Uncovered (outside every grid)"}

@@ -14,32 +14,31 @@ from gis.store.scope import incident_clause
 if TYPE_CHECKING:  # types of the features that call the store (no import at run time)
     from gis.incidents.parse import IncidentInput
 
-ASSIGNMENT = ("generation_id", "grid_id", "hamlet_id", "village_id", "township_id", "city_id")
-STORED = ("source", "external_id", "category", "severity", "status", "occurred_at",
-          "reported_at", "description", "input_crs", "input_x", "input_y", *ASSIGNMENT)
+UNITS = ("hamlet", "village", "township", "city", "prefecture", "province")  # bottom up
+ASSIGNMENT = ("generation_id", "grid_id", *(f"{u}_id" for u in UNITS))
+INPUT = ("source", "external_id", "category", "severity", "status", "occurred_at",
+         "reported_at", "description", "input_crs", "input_x", "input_y")
+STORED = (*INPUT, *ASSIGNMENT, "reporter_unit")
 
-INCIDENT_SELECT = """
+INCIDENT_SELECT = f"""
     SELECT i.id, i.source, i.external_id, i.category, i.severity, i.status, i.occurred_at,
            i.reported_at, i.description, i.input_crs, i.input_x, i.input_y,
            ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat, i.generation_id,
            g.code AS grid_code, g.name AS grid_name,
-           h.code AS hamlet_code, h.name AS hamlet_name,
-           v.code AS village_code, v.name AS village_name,
-           t.code AS township_code, t.name AS township_name,
-           c.code AS city_code, c.name AS city_name
+           {", ".join(f"u_{u}.code AS {u}_code, u_{u}.name AS {u}_name" for u in UNITS)},
+           i.reporter_unit
     FROM incident i
     LEFT JOIN grid g ON g.id = i.grid_id
-    LEFT JOIN admin_area h ON h.id = i.hamlet_id
-    LEFT JOIN admin_area v ON v.id = i.village_id
-    LEFT JOIN admin_area t ON t.id = i.township_id
-    LEFT JOIN admin_area c ON c.id = i.city_id
+    {" ".join(f"LEFT JOIN admin_area u_{u} ON u_{u}.id = i.{u}_id" for u in UNITS)}
 """
 
 
-def insert_one(conn: Connection, inc: IncidentInput, assignment: dict) -> int | None:
-    """Insert; returns the new id, or None when (source, external_id) exists already."""
-    params = {**{c: getattr(inc, c) for c in STORED if c not in ASSIGNMENT}, **assignment,
-              "lon": inc.lon, "lat": inc.lat}
+def insert_one(conn: Connection, inc: IncidentInput, assignment: dict,
+               reporter_unit: str | None = None) -> int | None:
+    """Insert; returns the new id, or None when (source, external_id) exists already.
+    reporter_unit: the reporting account's unit when the point lies outside its jurisdiction."""
+    params = {**{c: getattr(inc, c) for c in INPUT}, **assignment,
+              "reporter_unit": reporter_unit, "lon": inc.lon, "lat": inc.lat}
     cols = ", ".join(STORED)
     values = ", ".join(f":{c}" for c in STORED)
     return conn.execute(text(
@@ -49,7 +48,7 @@ def insert_one(conn: Connection, inc: IncidentInput, assignment: dict) -> int | 
 
 
 def get_by_key(conn: Connection, source: str, external_id: str, *, scope: Scope) -> dict | None:
-    clause, params = incident_clause(scope)
+    clause, params = incident_clause(scope, reported=True)
     row = conn.execute(text(INCIDENT_SELECT + f" WHERE i.source = :s AND i.external_id = :e "
                                               f"AND {clause}"),
                        {"s": source, "e": external_id, **params}).mappings().first()
@@ -57,8 +56,9 @@ def get_by_key(conn: Connection, source: str, external_id: str, *, scope: Scope)
 
 
 def get(conn: Connection, incident_id: int, *, scope: Scope) -> dict | None:
-    """The incident if it exists inside the scope; None otherwise (either case)."""
-    clause, params = incident_clause(scope)
+    """The incident if it exists inside the scope (or its units reported it from outside);
+    None otherwise (either case)."""
+    clause, params = incident_clause(scope, reported=True)
     row = conn.execute(text(INCIDENT_SELECT + f" WHERE i.id = :id AND {clause}"),
                        {"id": incident_id, **params}).mappings().first()
     return dict(row) if row else None
@@ -103,7 +103,7 @@ def bulk_insert(conn: Connection, frame: pd.DataFrame, batch_size: int = 25_000,
 
 def _csv(part: pd.DataFrame) -> str:
     """The rows as COPY CSV: times as UTC ISO strings, ids as integers, NULL as \\N."""
-    out = part[list(STORED)].copy()
+    out = part.reindex(columns=list(STORED)).copy()  # reporter_unit may be absent: NULL
     for col in ASSIGNMENT[1:]:
         out[col] = out[col].astype("Int64")
     for col in ("occurred_at", "reported_at"):
@@ -153,8 +153,9 @@ def count(conn: Connection) -> int:
 
 
 def uncovered(conn: Connection, scope: Scope, limit: int = 5000) -> list[dict]:
-    """Incidents outside every grid (coverage gaps), oldest first."""
-    clause, params = incident_clause(scope)
+    """Incidents outside every grid (coverage gaps), oldest first: those lying in the
+    jurisdiction and those its units reported from outside it."""
+    clause, params = incident_clause(scope, reported=True)
     return [dict(r) for r in conn.execute(text(
         f"SELECT i.external_id, i.category, i.occurred_at, ST_X(i.geom) AS lon, "
         f"ST_Y(i.geom) AS lat FROM incident i WHERE i.grid_id IS NULL AND {clause} "

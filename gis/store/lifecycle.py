@@ -7,13 +7,13 @@ from sqlalchemy import Connection, text
 
 from gis.access.roles import Principal
 from gis.access.scope import Scope
-from gis.domain import AWAITING_ACCEPTANCE, LIFECYCLE_FIELDS, OPEN
+from gis.domain import AWAITING_ACCEPTANCE, LEVEL_NUMBER, LIFECYCLE_FIELDS, OPEN
 from gis.errors import Conflict
 from gis.store.scope import incident_clause
 
 STATE_COLUMNS = ", ".join(f"i.{c}" for c in ("reported_at", *LIFECYCLE_FIELDS))
-LEVEL_NAME = "CASE a.level WHEN 1 THEN 'city' WHEN 2 THEN 'township' WHEN 3 THEN 'village' " \
-             "ELSE 'hamlet' END"
+LEVEL_NAME = "CASE a.level " + " ".join(f"WHEN {n} THEN '{name}'"
+                                        for name, n in LEVEL_NUMBER.items()) + " END"
 
 
 def _list(values) -> str:
@@ -62,7 +62,9 @@ def load(conn: Connection, incident_id: int, scope: Scope, *, lock: bool = False
                    (SELECT 'hamlet:' || code FROM admin_area WHERE id = i.hamlet_id),
                    (SELECT 'village:' || code FROM admin_area WHERE id = i.village_id),
                    (SELECT 'township:' || code FROM admin_area WHERE id = i.township_id),
-                   (SELECT 'city:' || code FROM admin_area WHERE id = i.city_id)]
+                   (SELECT 'city:' || code FROM admin_area WHERE id = i.city_id),
+                   (SELECT 'prefecture:' || code FROM admin_area WHERE id = i.prefecture_id),
+                   (SELECT 'province:' || code FROM admin_area WHERE id = i.province_id)]
                ELSE ARRAY(SELECT {LEVEL_NAME} || ':' || a.code FROM admin_area a
                           WHERE a.generation_id = i.generation_id AND ST_Covers(a.geom, i.geom))
                END AS units

@@ -16,10 +16,14 @@ import shapely
 from sqlalchemy import Connection, text
 
 from gis.access.scope import Scope
+from gis.domain import LEVEL_NUMBER, LEVEL_OF_NUMBER
+from gis.store.boundaries import UNIT_COLUMNS, fill_grid_units
 from gis.store.scope import area_clause, grid_clause, incident_clause
 
+UNIT_LIST = ", ".join(UNIT_COLUMNS)
+
 PLAN_COLUMNS = ("code", "name", "parent_code", "households", "population")
-LEVEL_NAMES = {1: "city", 2: "township", 3: "village", 4: "hamlet"}
+LEVEL_NAMES = LEVEL_OF_NUMBER
 
 DRAFT_SELECT = """
     SELECT d.id, d.name, d.note, d.author_id, acc.username AS author, d.base_generation_id,
@@ -45,12 +49,14 @@ def _draft_scope(scope: Scope) -> tuple[str, dict]:
 # ---- units ----
 
 def unit_in_scope(conn: Connection, generation_id: int, code: str, scope: Scope) -> dict | None:
-    """A city, township or village of the generation that lies inside the jurisdiction."""
+    """An area of the generation above hamlets (a village, township, city, ...) that lies
+    inside the jurisdiction."""
     clause, params = grid_clause(scope, "a")
     row = conn.execute(text(
         f"SELECT a.id, a.code, a.name, a.kind, a.level FROM admin_area a "
-        f"WHERE a.generation_id = :g AND a.code = :code AND a.level <= 3 AND {clause}"),
-        {"g": generation_id, "code": code, **params}).mappings().first()
+        f"WHERE a.generation_id = :g AND a.code = :code AND a.level < :hamlet AND {clause}"),
+        {"g": generation_id, "code": code, "hamlet": LEVEL_NUMBER["hamlet"],
+         **params}).mappings().first()
     return dict(row) if row else None
 
 
@@ -61,10 +67,11 @@ def leaf_units(conn: Connection, generation_id: int, prefix: str, scope: Scope
     clause, params = area_clause(scope, "a")
     rows = conn.execute(text(f"""
         SELECT a.code, a.name, a.kind, ST_AsBinary(a.geom) AS wkb FROM admin_area a
-        WHERE a.generation_id = :g AND a.level >= 3 AND a.code LIKE :prefix AND {clause}
+        WHERE a.generation_id = :g AND a.level >= :village AND a.code LIKE :prefix AND {clause}
           AND NOT EXISTS (SELECT 1 FROM admin_area c WHERE c.parent_id = a.id)
         ORDER BY a.code COLLATE "C" """),
-        {"g": generation_id, "prefix": prefix + "%", **params}).mappings().all()
+        {"g": generation_id, "prefix": prefix + "%", "village": LEVEL_NUMBER["village"],
+         **params}).mappings().all()
     return _frame(rows, ("code", "name", "kind"))
 
 
@@ -251,12 +258,6 @@ def saves(conn: Connection, draft_id: int, since_version: int = 0) -> list[dict]
 
 # ---- publishing ----
 
-def lock_active_generation(conn: Connection) -> int | None:
-    """The active generation's id, locked against a concurrent publish or activation (None when
-    it changed while we waited)."""
-    return conn.execute(text("SELECT id FROM generation WHERE is_active FOR UPDATE")).scalar()
-
-
 def write_published_generation(conn: Connection, draft: dict, prefix: str, name: str,
                                note: str | None) -> int:
     """A new (inactive) generation: every area and grid of the draft's base generation, with
@@ -276,41 +277,25 @@ def write_published_generation(conn: Connection, draft: dict, prefix: str, name:
         JOIN admin_area op ON op.id = o.parent_id
         JOIN admin_area np ON np.generation_id = :new AND np.code = op.code
         WHERE n.generation_id = :new AND o.generation_id = :base AND o.code = n.code"""), p)
-    # grids outside the unit: as they are, with their units' ids in the new generation
+    # grids outside the unit as they are, the draft's grids as drawn; then each grid's units
     conn.execute(text("""
-        INSERT INTO grid (generation_id, code, name, area_id, hamlet_id, village_id, township_id,
-                          city_id, households, population, synthetic, geom)
-        SELECT :new, g.code, g.name, na.id, nh.id, nv.id, nt.id, nc.id, g.households,
-               g.population, g.synthetic, g.geom
+        INSERT INTO grid (generation_id, code, name, area_id, households, population, synthetic,
+                          geom)
+        SELECT :new, g.code, g.name, na.id, g.households, g.population, g.synthetic, g.geom
         FROM grid g
         JOIN admin_area oa ON oa.id = g.area_id
         JOIN admin_area na ON na.generation_id = :new AND na.code = oa.code
-        LEFT JOIN admin_area oh ON oh.id = g.hamlet_id
-        LEFT JOIN admin_area nh ON nh.generation_id = :new AND nh.code = oh.code
-        JOIN admin_area ov ON ov.id = g.village_id
-        JOIN admin_area nv ON nv.generation_id = :new AND nv.code = ov.code
-        JOIN admin_area ot ON ot.id = g.township_id
-        JOIN admin_area nt ON nt.generation_id = :new AND nt.code = ot.code
-        JOIN admin_area oc ON oc.id = g.city_id
-        JOIN admin_area nc ON nc.generation_id = :new AND nc.code = oc.code
         WHERE g.generation_id = :base AND g.code NOT LIKE :prefix"""), p)
-    # the draft's grids: their leaf unit and its chain of ancestors
     conn.execute(text("""
-        INSERT INTO grid (generation_id, code, name, area_id, hamlet_id, village_id, township_id,
-                          city_id, households, population, synthetic, geom)
-        SELECT :new, pg.code, pg.name, a.id,
-               CASE WHEN a.level = 4 THEN a.id END,
-               CASE WHEN a.level = 4 THEN p1.id ELSE a.id END,
-               CASE WHEN a.level = 4 THEN p2.id ELSE p1.id END,
-               CASE WHEN a.level = 4 THEN p3.id ELSE p2.id END,
-               pg.households, pg.population, coalesce(og.synthetic, false), pg.geom
+        INSERT INTO grid (generation_id, code, name, area_id, households, population, synthetic,
+                          geom)
+        SELECT :new, pg.code, pg.name, a.id, pg.households, pg.population,
+               coalesce(og.synthetic, false), pg.geom
         FROM plan_grid pg
         JOIN admin_area a ON a.generation_id = :new AND a.code = pg.parent_code
-        LEFT JOIN admin_area p1 ON p1.id = a.parent_id
-        LEFT JOIN admin_area p2 ON p2.id = p1.parent_id
-        LEFT JOIN admin_area p3 ON p3.id = p2.parent_id
         LEFT JOIN grid og ON og.generation_id = :base AND og.code = pg.code
         WHERE pg.draft_id = :d"""), p)
+    fill_grid_units(conn, gen_id)
     return gen_id
 
 
@@ -415,10 +400,9 @@ def incidents_to_reassign(conn: Connection, generation_id: int, after_id: int, l
 def insert_assignments(conn: Connection, generation_id: int, incident_ids, grid_ids) -> int:
     """Assignments under the generation: grid (None = uncovered) and its units, from the grid
     row. Existing ones are kept (idempotent). Returns how many were inserted."""
-    return conn.execute(text("""
-        INSERT INTO incident_assignment (incident_id, generation_id, grid_id, hamlet_id,
-                                         village_id, township_id, city_id)
-        SELECT s.incident_id, :g, g.id, g.hamlet_id, g.village_id, g.township_id, g.city_id
+    return conn.execute(text(f"""
+        INSERT INTO incident_assignment (incident_id, generation_id, grid_id, {UNIT_LIST})
+        SELECT s.incident_id, :g, g.id, {", ".join("g." + c for c in UNIT_COLUMNS)}
         FROM unnest(CAST(:ids AS bigint[]), CAST(:grids AS bigint[])) AS s(incident_id, grid_id)
         LEFT JOIN grid g ON g.id = s.grid_id AND g.generation_id = :g
         ON CONFLICT (incident_id, generation_id) DO NOTHING"""),

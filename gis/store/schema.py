@@ -28,9 +28,6 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
-LEVELS = {1: "city", 2: "township", 3: "village", 4: "hamlet"}
-LEVEL_OF = {name: level for level, name in LEVELS.items()}
-
 generation = Table(
     "generation", metadata,
     Column("id", Integer, primary_key=True),
@@ -38,6 +35,9 @@ generation = Table(
     Column("note", Text),
     Column("source", Text),
     Column("source_sha256", Text),
+    # digest of what the set holds (gis.boundaries.identity), whatever the file is called
+    Column("content_sha256", Text),
+    Column("demo", Boolean, nullable=False, server_default=text("false")),
     Column("is_active", Boolean, nullable=False, server_default=text("false")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("activated_at", DateTime(timezone=True)),
@@ -58,7 +58,8 @@ admin_area = Table(
     Column("synthetic", Boolean, nullable=False, server_default=text("false")),
     Column("geom", Geometry("MULTIPOLYGON", srid=4326, spatial_index=False), nullable=False),
     UniqueConstraint("generation_id", "code", name="admin_area_generation_code"),
-    CheckConstraint("level between 1 and 4", name="admin_area_level"),
+    # the national ladder, gis.domain.LEVEL_NUMBER: province 1 ... hamlet 6
+    CheckConstraint("level between 1 and 6", name="admin_area_level"),
     Index("admin_area_geom_gist", "geom", postgresql_using="gist"),
     Index("admin_area_parent", "parent_id"),
     Index("admin_area_generation_level", "generation_id", "level"),
@@ -72,12 +73,15 @@ grid = Table(
     Column("code", Text, nullable=False),
     Column("name", Text, nullable=False),
     # The leaf unit holding the grid (a hamlet, or a community/village without hamlets) and its
-    # ancestors, fixed for the life of the generation.
+    # ancestors at each level of the ladder (NULL where the set skips the level), fixed for the
+    # life of the generation.
     Column("area_id", BigInteger, ForeignKey("admin_area.id", ondelete="CASCADE"), nullable=False),
     Column("hamlet_id", BigInteger, ForeignKey("admin_area.id")),
-    Column("village_id", BigInteger, ForeignKey("admin_area.id"), nullable=False),
-    Column("township_id", BigInteger, ForeignKey("admin_area.id"), nullable=False),
-    Column("city_id", BigInteger, ForeignKey("admin_area.id"), nullable=False),
+    Column("village_id", BigInteger, ForeignKey("admin_area.id")),
+    Column("township_id", BigInteger, ForeignKey("admin_area.id")),
+    Column("city_id", BigInteger, ForeignKey("admin_area.id")),
+    Column("prefecture_id", BigInteger, ForeignKey("admin_area.id")),
+    Column("province_id", BigInteger, ForeignKey("admin_area.id")),
     Column("households", Integer, nullable=False, server_default=text("0")),
     Column("population", Integer, nullable=False, server_default=text("0")),
     Column("synthetic", Boolean, nullable=False, server_default=text("false")),
@@ -112,6 +116,11 @@ incident = Table(
     Column("village_id", BigInteger),
     Column("township_id", BigInteger),
     Column("city_id", BigInteger),
+    Column("prefecture_id", BigInteger),
+    Column("province_id", BigInteger),
+    # The unit of the account that reported it from outside its own jurisdiction (else NULL):
+    # that unit keeps seeing the report (gis.store.scope.incident_clause(reported=True)).
+    Column("reporter_unit", Text),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     UniqueConstraint("source", "external_id", name="incident_source_external_id"),
     Index("incident_geom_gist", "geom", postgresql_using="gist"),

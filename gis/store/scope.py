@@ -9,8 +9,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, text
 
 from gis.access.scope import Scope
-
-AREA_LEVELS = ("city", "township", "village", "hamlet")
+from gis.domain import LEVELS as AREA_LEVELS
 
 
 def _patterns(scope: Scope) -> list[str]:
@@ -34,9 +33,12 @@ def grid_clause(scope: Scope, alias: str = "g") -> tuple[str, dict]:
     return f"{alias}.code LIKE ANY(:{p}_patterns)", {f"{p}_patterns": _patterns(scope)}
 
 
-def incident_clause(scope: Scope, alias: str = "i") -> tuple[str, dict]:
+def incident_clause(scope: Scope, alias: str = "i", reported: bool = False) -> tuple[str, dict]:
     """Incidents assigned (under their own generation) to a unit of the jurisdiction, and
-    incidents outside every grid that lie inside one of its area units.
+    incidents outside every grid that lie inside one of its area units. With reported, also
+    the incidents a unit of the jurisdiction reported from outside it (incident.reporter_unit):
+    reading one incident and the blind spots show them; figures and analyses count incidents
+    where they lie.
 
     Covered incidents are found through their grid (a covered incident carries its grid's
     units: migration 0009 checks it), so the incident table needs no index per level."""
@@ -66,7 +68,17 @@ def incident_clause(scope: Scope, alias: str = "i") -> tuple[str, dict]:
                      f"AND su.code = ANY(:{p}_areas) AND ST_Covers(su.geom, {alias}.geom))")
         parts.append(f"({alias}.grid_id IS NULL AND ({' OR '.join(loose)}))")
         params[f"{p}_areas"] = area_codes
+    if reported:
+        parts.append(f"{alias}.reporter_unit LIKE ANY(:{p}_reporters)")
+        params[f"{p}_reporters"] = _patterns(scope)
     return "(" + " OR ".join(parts) + ")", params
+
+
+def reporter_unit(scope: Scope) -> str | None:
+    """The unit a report made by an account with this jurisdiction is kept under when it lies
+    outside the jurisdiction: the account's first unit (None for accounts that see
+    everything, or have no unit)."""
+    return None if scope.everything or not scope.units else scope.units[0].code
 
 
 def point_in_scope(conn: Connection, scope: Scope, lon: float, lat: float,

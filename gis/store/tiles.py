@@ -11,12 +11,12 @@ from __future__ import annotations
 from sqlalchemy import Connection, text
 
 from gis.access.scope import Scope
+from gis.domain import LEVEL_NUMBER
 from gis.store.scope import area_clause, grid_clause, incident_clause
 
 EXTENT = 4096
 BUFFER = 64
 WORLD_M = 40075016.685578488
-LEVEL_NUMBER = {"city": 1, "township": 2, "village": 3, "hamlet": 4}
 
 _BOUNDS = f"""
     b AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env,
@@ -93,8 +93,9 @@ def incidents(conn: Connection, scope: Scope, z: int, x: int, y: int, *, where: 
     """Incidents in a tile: from `points_from_zoom` on one point each (gid, category, status,
     severity, occurred day, grid code); below it binned on a 64 x 64 lattice of the tile, one
     point per cell with `count`. `where` filters on alias i (gis.store.aggregates
-    .filter_clause); uncovered: only incidents outside every grid."""
-    clause, s_params = incident_clause(scope, "i")
+    .filter_clause); uncovered: only incidents outside every grid, with those the jurisdiction
+    reported from outside it (the blind spots)."""
+    clause, s_params = incident_clause(scope, "i", reported=uncovered)
     extra = "AND i.grid_id IS NULL" if uncovered else ""
     base = (f"FROM incident i CROSS JOIN b WHERE i.geom && b.q AND {clause} AND {where} "
             f"{extra}")

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from threading import Lock
 
 from gis.access.roles import Principal
+from gis.domain import LEVEL_PLURAL
 from gis.errors import InputError, NotFound
 from gis.incidents.filters import parse_filter
 from gis.incidents.selection import unit_scope
@@ -33,8 +34,7 @@ from gis.store import versions
 from gis.store.db import Connection
 from gis.store.scope import incident_clause
 
-AREA_LAYERS = {"cities": "city", "townships": "township", "villages": "village",
-               "hamlets": "hamlet"}
+AREA_LAYERS = {plural: level for level, plural in LEVEL_PLURAL.items()}
 COVERAGE_LAYERS = ("cameras", "camera_views", "roads", "posts", "response_areas", "blind_spots")
 SHAPE_LAYERS = ("roads", "response_areas", "blind_spots")  # shapes stored with a result
 LAYERS = ("grids", *AREA_LAYERS, "incidents", "uncovered", *COVERAGE_LAYERS)

@@ -271,7 +271,7 @@ def test_unit_filter_inside_and_outside_the_jurisdiction(fw):
 
 
 @pytest.mark.parametrize("query,field", [
-    ("level=province", "level"), ("format=xlsx", "format"), ("category=nonsense", "category"),
+    ("level=county", "level"), ("format=xlsx", "format"), ("category=nonsense", "category"),
     ("start=2026-13-01", "start"), ("start=2026-05-02&end=2026-05-01", "start"),
     ("unit=12345", "unit")])
 def test_bad_parameters_answer_400(fw, query, field):

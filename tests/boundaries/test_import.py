@@ -127,9 +127,18 @@ def test_malformed_files(tmp_path):
     with pytest.raises(InputError, match="unsupported file type"):
         read_boundary_set(tmp_path / "x.txt") if (tmp_path / "x.txt").write_text("x") else None
     frames = factory.layers()
+    del frames["grid"]
+    with pytest.raises(InputError, match="no 'grid' layer"):
+        read_boundary_set(factory.write(frames, tmp_path / "no-grids.gpkg"))
+
+
+def test_a_missing_level_leaves_its_children_without_parents(tmp_path):
+    """Levels may be skipped, but the villages still name townships that are not in the set."""
+    frames = factory.layers()
     del frames["township"]
-    with pytest.raises(InputError, match="no 'township' layer"):
-        read_boundary_set(factory.write(frames, tmp_path / "partial.gpkg"))
+    found = problems_for(tmp_path, frames)
+    orphans = {p.code for p in found if p.rule == "unknown_parent"}
+    assert orphans == set(frames["village"]["code"])
 
 
 def counts(url):

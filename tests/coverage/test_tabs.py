@@ -339,7 +339,7 @@ def test_blind_spots_match_sql(eng, demo_client, town_client):
         g = _gen(conn)
         uncovered = dict(conn.execute(text(
             "SELECT a.code, count(*) FROM incident i JOIN admin_area a ON a.generation_id = :g "
-            "AND a.level = 2 AND ST_Covers(a.geom, i.geom) WHERE i.grid_id IS NULL "
+            "AND a.level = 4 AND ST_Covers(a.geom, i.geom) WHERE i.grid_id IS NULL "
             "GROUP BY a.code"), {"g": g}).all())
         no_staff = dict(conn.execute(text(
             "SELECT substr(g.code, 1, 9) || '000', count(*) FROM grid g WHERE "
@@ -348,7 +348,7 @@ def test_blind_spots_match_sql(eng, demo_client, town_client):
             {"g": g}).all())
         outside_city = conn.execute(text(
             "SELECT count(*) FROM incident i WHERE i.grid_id IS NULL AND NOT EXISTS (SELECT 1 "
-            "FROM admin_area a WHERE a.generation_id = :g AND a.level = 2 AND "
+            "FROM admin_area a WHERE a.generation_id = :g AND a.level = 4 AND "
             "ST_Covers(a.geom, i.geom))"), {"g": g}).scalar()
     rows = _rows(demo_client, "blind-spots")
     assert {c: r["uncovered_incidents"] for c, r in rows.items()

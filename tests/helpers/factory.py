@@ -65,3 +65,39 @@ def plan_and_units():
     units = gpd.GeoDataFrame(leaves[leaves["code"].isin(set(plan["parent_code"]))],
                              crs="EPSG:4326").reset_index(drop=True)
     return plan, units
+
+
+PREFECTURE = "230100000000"
+DISTRICTS = ("230102000000", "230103000000")
+
+
+def prefecture_layers() -> dict[str, gpd.GeoDataFrame]:
+    """A prefecture-level city (230100000000, the square 126.0..126.4 E x 45.6..46.0 N) with two
+    districts split at 126.2 E (230102, 230103), two subdistricts each split at 45.8 N, two
+    communities per subdistrict split at their middle longitude, two grids per community split
+    at its middle latitude: 5 levels, 16 grids."""
+    rows = {"prefecture": [], "city": [], "township": [], "village": [], "grid": []}
+    rows["prefecture"].append({"code": PREFECTURE, "name": "哈尔滨市", "kind": "prefecture_city",
+                               "geometry": box(126.0, 45.6, 126.4, 46.0)})
+    for d, (x0, x1) in enumerate([(126.0, 126.2), (126.2, 126.4)]):
+        dcode = DISTRICTS[d]
+        rows["city"].append({"code": dcode, "name": ["道里区", "南岗区"][d], "kind": "district",
+                             "parent_code": PREFECTURE, "geometry": box(x0, 45.6, x1, 46.0)})
+        for t, (y0, y1) in enumerate([(45.6, 45.8), (45.8, 46.0)]):
+            tcode = f"{dcode[:6]}{t + 1:03d}000"
+            rows["township"].append({"code": tcode, "name": f"街道{d + 1}-{t + 1}",
+                                     "kind": "subdistrict", "parent_code": dcode,
+                                     "geometry": box(x0, y0, x1, y1)})
+            xm = (x0 + x1) / 2
+            for v, (vx0, vx1) in enumerate([(x0, xm), (xm, x1)]):
+                vcode = f"{tcode[:9]}{v + 1:03d}"
+                rows["village"].append({"code": vcode, "name": f"社区{d + 1}-{t + 1}-{v + 1}",
+                                        "kind": "community", "parent_code": tcode,
+                                        "geometry": box(vx0, y0, vx1, y1)})
+                ym = (y0 + y1) / 2
+                for g, (gy0, gy1) in enumerate([(y0, ym), (ym, y1)]):
+                    rows["grid"].append({"code": f"{vcode}{g + 1:03d}",
+                                         "name": f"网格{vcode[-6:]}-{g + 1}",
+                                         "parent_code": vcode, "households": 200 + 10 * g,
+                                         "population": 500, "geometry": box(vx0, gy0, vx1, gy1)})
+    return {k: gpd.GeoDataFrame(v, crs="EPSG:4326") for k, v in rows.items()}

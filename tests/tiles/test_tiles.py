@@ -73,7 +73,7 @@ def test_low_zoom_tiles_are_simplified(demo_client, demo_engine, grids):
     feats = decode(demo_client.get(f"/tiles/townships/{z}/{x}/{y}.mvt"))["townships"]["features"]
     with demo_engine.connect() as conn:
         source = dict(conn.execute(text(
-            "SELECT code, ST_NPoints(geom) FROM admin_area WHERE level = 2")).all())
+            "SELECT code, ST_NPoints(geom) FROM admin_area WHERE level = 4")).all())
     assert len(feats) == len(source)
     shown = {f["properties"]["code"]: len(shapely.get_coordinates(
         shapely.geometry.shape(f["geometry"]))) for f in feats}

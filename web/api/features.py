@@ -86,7 +86,7 @@ def collections():
 def collection(collection_id):
     coll = fc.get_collection(collection_id)
     with engine().connect() as conn:
-        box = fc.extents(conn, principal().scope, [coll.id])[coll.id]
+        box = fc.collection_extent(conn, principal().scope, coll.id)
     return jsonify(_collection_doc(coll, box))
 
 

@@ -8,7 +8,7 @@ import folium
 from flask import Blueprint, render_template, request, url_for
 
 from gis.analysis import reports, results
-from gis.domain import CATEGORIES, LEVEL_LABELS
+from gis.domain import CATEGORIES, LEVEL_LABELS, LEVEL_PLURAL
 from gis.incidents.filters import IncidentFilter, parse_filter
 from gis.tiles.layers import grid_min_zoom
 from web.auth import principal, requires
@@ -59,8 +59,7 @@ def hotspots():
 RATE_TOOLTIP = [["code", "代码 Code"], ["name", "名称 Name"], ["incidents", "事件 Incidents"],
                 ["households", "户数 Households"], ["rate", "每千户 Per 1,000 hh"],
                 ["resolution_pct", "化解率 Resolved %"], ["overdue", "超期 Overdue"]]
-RATE_LAYERS = {"township": "townships", "village": "villages", "hamlet": "hamlets",
-               "grid": "grids"}
+RATE_LAYERS = {**LEVEL_PLURAL, "grid": "grids"}
 
 
 @bp.get("/rates")
