@@ -47,6 +47,15 @@ def fresh_db(admin_engine, template_db):
     scratch.drop_database(admin_engine, name)
 
 
+@pytest.fixture(scope="module")
+def module_db(admin_engine, template_db):
+    """URL of an empty, migrated database of one test module's own (for modules that load
+    boundary sets of their own)."""
+    name, url = _create_from_template(admin_engine, template_db, uuid.uuid4().hex[:8])
+    yield url
+    scratch.drop_database(admin_engine, name)
+
+
 @pytest.fixture(scope="session")
 def factory_gpkg(tmp_path_factory):
     from tests.helpers import factory

@@ -18,8 +18,16 @@ def _iso(t) -> str | None:
 
 def generation_body(g: dict) -> dict:
     return {"id": g["id"], "name": g["name"], "note": g["note"], "source": g["source"],
-            "is_active": g["is_active"], "demo": g["demo"], "created_at": _iso(g["created_at"]),
+            "is_active": g["is_active"], "demo": g["demo"], "root_code": g["root_code"],
+            "created_at": _iso(g["created_at"]),
             "activated_at": _iso(g["activated_at"])}
+
+
+def active_roots(conn: Connection) -> list[dict]:
+    """The roots side by side: each active generation with its root unit's code and name."""
+    names = bstore.root_names(conn)
+    return [{**generation_body(g), "root_name": names.get(g["id"])}
+            for g in bstore.active_generations(conn)]
 
 
 def list_generations(conn: Connection) -> list[dict]:
@@ -28,18 +36,20 @@ def list_generations(conn: Connection) -> list[dict]:
 
 def activate(conn: Connection, generation_id: int, *, actor: Principal = SYSTEM,
              origin: dict | None = None) -> dict:
-    """Make a stored generation the active one (new incidents are assigned under it; past
-    incidents keep the generation they were assigned under), audited. Activating the active
+    """Make a stored generation the active one of its root (new incidents there are assigned
+    under it; past incidents keep the generation they were assigned under; other roots are not
+    touched), audited. Activating the active
     generation changes nothing and records nothing. Returns the generation and the one it
     replaced (`previous`, None when none was active or nothing changed)."""
     target = bstore.generation_by_id(conn, generation_id) if 0 < generation_id < 2**31 else None
     if target is None:
         raise NotFound(f"generation {generation_id} does not exist")
-    current = bstore.lock_active_generation(conn)
+    current = bstore.lock_active_generation(conn, target["root_code"])
     if current == generation_id:
         return {"generation": generation_body(target), "previous": None, "changed": False}
-    bstore.activate_generation(conn, generation_id)
+    replaced = bstore.activate_generation(conn, generation_id)
     audit.record(conn, actor, "boundary_activate", f"generation/{generation_id}",
-                 details={"previous": current, "name": target["name"]}, **(origin or {}))
+                 details={"previous": current, "replaced": replaced, "name": target["name"],
+                          "root": target["root_code"]}, **(origin or {}))
     return {"generation": generation_body(bstore.generation_by_id(conn, generation_id)),
             "previous": current, "changed": True}

@@ -27,10 +27,12 @@ def describe_assignment(conn: Connection, gen_id: int, grid: dict | None) -> dic
 
 
 def locate(conn: Connection, lon: float, lat: float, input_crs: str, *, scope: Scope) -> dict:
-    gen = bstore.require_active_generation(conn)
-    grid = bstore.locate(conn, lon, lat, gen["id"])
-    if not point_in_scope(conn, scope, lon, lat, gen["id"], grid["code"] if grid else None):
+    """The grid and units at a point under the active generation of the root holding it."""
+    gen_id, grid = bstore.locate_active(conn, lon, lat)
+    if gen_id is None:
+        gen_id = bstore.require_active_generation(conn, scope)["id"]
+    if not point_in_scope(conn, scope, lon, lat, gen_id, grid["code"] if grid else None):
         raise Forbidden(OUTSIDE_JURISDICTION)
-    body = describe_assignment(conn, gen["id"], grid)
+    body = describe_assignment(conn, gen_id, grid)
     body["point"] = {"lon": round(lon, 7), "lat": round(lat, 7), "input_crs": input_crs}
     return body

@@ -102,5 +102,5 @@ def scope_area(conn: Connection, generation_id: int, scope: Scope):
 
 def require_city_wide(conn: Connection, actor, what: str) -> None:
     """Forbidden unless the actor's jurisdiction is the whole active city."""
-    gen = bstore.require_active_generation(conn)
+    gen = bstore.require_active_generation(conn, actor.scope)
     access_scope.require_city_wide(actor.scope, bstore.city_code(conn, gen["id"]) or "", what)

@@ -71,7 +71,7 @@ def check_staff_grids(conn: Connection, rows: pd.DataFrame, scope: Scope) -> lis
     NotFound
         No active boundary generation.
     """
-    gen = bstore.require_active_generation(conn)
+    gen = bstore.require_active_generation(conn, scope)
     known = cstore.existing_grid_codes(conn, gen["id"])
     problems = []
     for r in rows.to_dict("records"):
@@ -192,7 +192,7 @@ def _check_places(conn: Connection, table: str, rows: pd.DataFrame,
     """Problems for rows placed outside the city or the jurisdiction, and for rows whose
     external_id is a stored camera or post outside the jurisdiction (an import may touch
     nothing outside it, by id or by place, old or new)."""
-    gen = bstore.require_active_generation(conn)
+    gen = bstore.require_active_generation(conn, scope)
     lon, lat = rows["lon"].to_numpy(float), rows["lat"].to_numpy(float)
     problems = []
     city = city_outline(conn, gen["id"])
@@ -387,7 +387,7 @@ def import_roads(engine: Engine, path: str | Path, crs: str | None = None, *,
                                "are invalid; nothing was imported", details=problems)
     with engine.begin() as conn:
         require_city_wide(conn, actor, "路网 The road network")
-        gen = bstore.require_active_generation(conn)
+        gen = bstore.require_active_generation(conn, actor.scope)
         city = city_outline(conn, gen["id"])
         outside = ~shapely.intersects(roads.geometry.to_numpy(), city)
         if outside.any():

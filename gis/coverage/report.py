@@ -111,7 +111,7 @@ def context(conn: Connection, scope: Scope) -> Context:
     InputError
         The active generation has no city outline.
     """
-    gen = bstore.require_active_generation(conn)
+    gen = bstore.require_active_generation(conn, scope)
     crs_m = metric_crs(conn, gen["id"])
     grids = cstore.grids_frame(conn, gen["id"], scope)
     towns = cstore.townships_frame(conn, gen["id"], scope)
@@ -681,7 +681,7 @@ def grid_overview(conn: Connection, scope: Scope) -> dict:
         of 5 quantile classes of households), labels ([{code, name, lon, lat}]).
     """
     from gis.store import features
-    gen = bstore.require_active_generation(conn)
+    gen = bstore.require_active_generation(conn, scope)
     cities = features.label_points(conn, gen["id"], scope, LEVEL_NUMBER["city"], min_share=0)
     return {"generation": gen, "city": cities[0]["name"] if cities else "",
             "bounds": features.extent(conn, features.COLLECTIONS["grids"], gen["id"], scope),

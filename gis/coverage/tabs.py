@@ -145,7 +145,7 @@ def frame(conn: Connection, scope: Scope) -> dict:
         lat), synthetic (the coverage tables holding demo records), has_roads (a road network
         is loaded).
     """
-    gen_id = bstore.require_active_generation(conn)["id"]
+    gen_id = bstore.require_active_generation(conn, scope)["id"]
     return {"generation": gen_id,
             "bounds": features.extent(conn, features.COLLECTIONS["grids"], gen_id, scope),
             "labels": features.label_points(conn, gen_id, scope, LEVEL_NUMBER["township"]),
@@ -165,7 +165,7 @@ class _Built:
 def _results(conn: Connection, scope: Scope, theme: str, guard) -> tuple[dict, Callable]:
     """The tab's main result (meta, with `result` its key) and a function naming the key of
     its villages result (computed when missing). One computation serves both."""
-    gen_id = bstore.require_active_generation(conn)["id"]
+    gen_id = bstore.require_active_generation(conn, scope)["id"]
     memo: dict[str, _Built] = {}
 
     def built() -> _Built:

@@ -3,15 +3,16 @@ generations (and any published from plans drawn on them), its incidents, the syn
 set, the plans on its generations and the demo accounts, in one transaction, audited.
 
 Incidents of other sources that were assigned under a demo generation are not the demo's: they
-are re-assigned under the newest other generation (which becomes active if the demo's was), or,
-when there is none, the removal is refused naming them unless other_incidents="delete"."""
+are re-assigned under the generations active once the demo is gone (a root whose active
+generation was the demo's takes its newest other generation), or, when there is none, the
+removal is refused naming them unless other_incidents="delete"."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from gis.access.roles import SYSTEM, Principal
-from gis.boundaries.index import grid_index
-from gis.boundaries.locate import UNIT_KEYS
+from gis.boundaries.index import ASSIGNED, assign_points
 from gis.coverage.response_areas import recompute_response_areas
 from gis.demo.accounts import SECRETS, USERNAMES
 from gis.errors import Conflict, NotFound
@@ -35,13 +36,12 @@ def remove_demo(engine: Engine, *, other_incidents: str = "refuse", actor: Princ
         if not (gens or accounts or cstore.has_synthetic(conn)
                 or dstore.has_demo_incidents(conn)):
             raise NotFound("no demo data is loaded: nothing to remove")
-        active = bstore.lock_active_generation(conn)
+        everything = bstore.list_generations(conn)
+        after = _active_after(everything, set(gens))
         others = dstore.other_incidents(conn, gens, sources)
-        remaining = [g["id"] for g in bstore.list_generations(conn) if g["id"] not in gens]
-        target = max(remaining) if remaining else None
-        moved = 0
+        moved, target = 0, None
         if others and other_incidents == "refuse":
-            if target is None:
+            if not after:
                 listed = ", ".join(f"{o['source']} ({o['incidents']})" for o in others)
                 raise Conflict(
                     f"{sum(o['incidents'] for o in others)} incidents that are not the demo's "
@@ -49,32 +49,48 @@ def remove_demo(engine: Engine, *, other_incidents: str = "refuse", actor: Princ
                     "boundaries first (they are then re-assigned under them), or remove them "
                     "too with --delete-other-incidents; nothing was removed",
                     details=others)
-            moved = _reassign(conn, gens, sources, target)
-            say(f"{moved} incidents of other sources re-assigned under generation {target}")
+            moved = _reassign(conn, gens, sources, after)
+            target = sorted({g["id"] for g in after})
+            say(f"{moved} incidents of other sources re-assigned under generation "
+                f"{', '.join(map(str, target))}")
         counts = dstore.delete_demo(conn, gens, sources, accounts,
                                     other_too=other_incidents == "delete")
         activated = None
-        if active in gens and target is not None:
-            bstore.activate_generation(conn, target)
-            activated = target
+        for g in after:  # a root whose active generation was the demo's takes its newest other
+            if not g["is_active"]:
+                bstore.activate_generation(conn, g["id"])
+                activated = g["id"]
         if counts["roads"] and cstore.post_count(conn) and bstore.active_generation(conn):
             recompute_response_areas(conn)  # the posts left were routed on the demo's roads
         result = {"generations": gens, "removed": counts, "reassigned": moved,
-                  "reassigned_to": target if moved else None, "activated": activated}
+                  "reassigned_to": target, "activated": activated}
         audit.record(conn, actor, "demo_remove", "demo", details=result, **(origin or {}))
     SECRETS.unlink(missing_ok=True)
     return result
 
 
-def _reassign(conn, gens: list[int], sources: list[str], target: int) -> int:
+def _active_after(generations: list[dict], removed: set[int]) -> list[dict]:
+    """The generations active once the demo's are gone, in root-code order: the active ones
+    that stay, and for a root whose active generation goes, its newest other generation."""
+    keep = [g for g in generations if g["id"] not in removed]
+    after = {g["root_code"]: g for g in keep if g["is_active"]}
+    for g in generations:
+        if g["is_active"] and g["id"] in removed and g["root_code"] not in after:
+            same = [k for k in keep if k["root_code"] == g["root_code"]]
+            if same:
+                after[g["root_code"]] = max(same, key=lambda k: k["id"])
+    return [after[r] for r in sorted(after, key=lambda r: r or "")]
+
+
+def _reassign(conn, gens: list[int], sources: list[str], after: list[dict]) -> int:
+    """Re-assign the other sources' incidents under the generations active afterwards."""
     ids, lon, lat = dstore.other_incident_points(conn, gens, sources)
-    index, grids = grid_index(conn, target)
-    pos = index.assign(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
-    covered = pos >= 0
-    assignment = {}
-    for col in ("grid_id", *(f"{k}_id" for k in UNIT_KEYS)):
-        values = grids["id" if col == "grid_id" else col].to_numpy(
-            dtype="float64", na_value=np.nan)[np.maximum(pos, 0)]
-        assignment[col] = [int(v) if ok and not np.isnan(v) else None
-                           for v, ok in zip(values, covered)]
-    return dstore.reassign(conn, ids, target, assignment)
+    assigned = assign_points(conn, np.asarray(lon, dtype=float), np.asarray(lat, dtype=float),
+                             after[0]["id"], generations=after)
+    total = 0
+    for gen_id in np.unique(assigned["generation_id"].to_numpy()):
+        mine = (assigned["generation_id"] == gen_id).to_numpy()
+        cols = {c: [None if v is pd.NA else int(v) for v in assigned[c][mine]]
+                for c in ASSIGNED}
+        total += dstore.reassign(conn, [i for i, m in zip(ids, mine) if m], int(gen_id), cols)
+    return total

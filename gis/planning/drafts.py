@@ -116,7 +116,7 @@ def _iso(t) -> str | None:
     return t.isoformat() if t is not None else None
 
 
-def draft_json(draft: dict, active_generation_id: int | None = None) -> Draft:
+def draft_json(draft: dict, active_generation_id: int | set[int] | None = None) -> Draft:
     return Draft(
         **{k: draft[k] for k in ("id", "name", "note", "unit_code", "unit_name", "status",
                                  "version", "base_generation_id", "published_generation_id",
@@ -125,7 +125,9 @@ def draft_json(draft: dict, active_generation_id: int | None = None) -> Draft:
         grid_count=int(draft["grid_count"]), undo_steps=int(draft["undo_steps"]),
         redo_steps=int(draft["redo_steps"]), created_at=_iso(draft["created_at"]),
         updated_at=_iso(draft["updated_at"]),
-        base_is_active=(active_generation_id == draft["base_generation_id"]
+        base_is_active=(draft["base_generation_id"] in active_generation_id
+                        if isinstance(active_generation_id, set) else
+                        active_generation_id == draft["base_generation_id"]
                         if active_generation_id is not None else None))
 
 
@@ -151,9 +153,9 @@ def targets_json(t: Targets) -> TargetRange:
     return TargetRange(t.households_min, t.households_max, t.compactness_min)
 
 
-def _active_id(conn) -> int | None:
-    gen = bstore.active_generation(conn)
-    return gen["id"] if gen else None
+def _active_id(conn) -> set[int]:
+    """The ids of the active generations (one per root)."""
+    return {g["id"] for g in bstore.active_generations(conn)}
 
 
 def get_draft(conn, scope: Scope, draft_id: int, *, lock: bool = False) -> dict:
@@ -205,7 +207,7 @@ def create_draft(conn, actor: Principal, body: dict, *, origin: dict | None = No
     name = _text(body, "name", NAME_MAX, required=True)
     note = _text(body, "note", NOTE_MAX, required=False)
     unit_code = _unit_code(body.get("unit_code"))
-    gen = bstore.require_active_generation(conn)
+    gen = bstore.require_active_generation(conn, code=unit_code)
     unit = _unit(conn, actor.scope, gen["id"], unit_code)
     draft_id = store.insert_draft(conn, name=name, note=note, unit_code=unit_code,
                                   base_generation_id=gen["id"], author_id=actor.account_id)
@@ -283,7 +285,7 @@ def import_draft(conn, actor: Principal, path: str | Path, *, name: str,
     if not len(plan):
         raise ValidationFailed("the plan file holds no grids; nothing was imported")
     unit_code = _unit_code(unit_code) if unit_code else _common_unit(plan["parent_code"])
-    gen = bstore.require_active_generation(conn)
+    gen = bstore.require_active_generation(conn, code=unit_code)
     unit = _unit(conn, actor.scope, gen["id"], unit_code)
     prefix = Unit(store.LEVEL_NAMES[unit["level"]], unit_code).prefix
     outside = [{"row": None, "code": c, "error": f"grid {c} (parent {p}) lies outside unit "

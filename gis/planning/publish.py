@@ -20,7 +20,8 @@ def publish(conn, actor: Principal, draft_id: int, body: dict, *,
             origin: dict | None = None) -> Published:
     """Write the draft as a new active generation (the caller's transaction makes it one)."""
     draft = _open_for_save(conn, actor, draft_id, body)
-    active = bstore.lock_active_generation(conn)
+    base = bstore.generation_by_id(conn, draft["base_generation_id"])
+    active = bstore.lock_active_generation(conn, base["root_code"] if base else None)
     if active != draft["base_generation_id"]:
         raise Conflict(f"the active generation changed since plan {draft_id} was opened "
                        f"(opened on generation {draft['base_generation_id']}, active now "

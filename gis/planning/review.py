@@ -61,7 +61,7 @@ def compare(conn, scope: Scope, draft_id: int,
     changed (geometry or counts), metrics side by side, and where past incidents in the unit
     would be counted (their grid under the active generation and under the draft published)."""
     draft = get_draft(conn, scope, draft_id)
-    gen = bstore.require_active_generation(conn)
+    gen = bstore.require_active_generation(conn, code=draft["unit_code"])
     prefix = _prefix(draft)
     plan = store.load_plan(conn, draft_id, scope)
     active = store.generation_grids(conn, gen["id"], prefix, scope)

@@ -9,7 +9,8 @@ import shapely
 from geoalchemy2.shape import from_shape
 from sqlalchemy import Connection, func, insert, select, text, update
 
-from gis.domain import LEVEL_NUMBER, LEVELS
+from gis.access.scope import Scope
+from gis.domain import LEVEL_NUMBER, LEVEL_OF_NUMBER, LEVELS, PREFIX_LENGTH
 from gis.errors import NotFound
 from gis.geo.shapes import to_multipolygons
 from gis.store.schema import admin_area, generation, grid
@@ -21,14 +22,58 @@ AREA_LEVELS = LEVELS
 UNIT_COLUMNS = tuple(f"{level}_id" for level in LEVELS)  # a grid's unit at each level
 
 
-def active_generation(conn: Connection) -> dict | None:
-    row = conn.execute(select(generation).where(generation.c.is_active)).mappings().first()
-    return dict(row) if row else None
+def active_generations(conn: Connection) -> list[dict]:
+    """The active generation of every root (the top unit of a set), in root-code order."""
+    return [dict(r) for r in conn.execute(
+        select(generation).where(generation.c.is_active)
+        .order_by(generation.c.root_code, generation.c.id)).mappings()]
 
 
-def require_active_generation(conn: Connection) -> dict:
-    gen = active_generation(conn)
+def root_names(conn: Connection) -> dict[int, str]:
+    """Active generation id -> the name of its root unit."""
+    return dict(conn.execute(text(
+        "SELECT g.id, a.name FROM generation g JOIN admin_area a ON a.generation_id = g.id "
+        "AND a.code = g.root_code WHERE g.is_active")).all())
+
+
+def root_prefix(gen: dict) -> str:
+    """The significant digits of a generation's root unit (a city: 6, a prefecture: 4, ...)."""
+    level = LEVEL_OF_NUMBER.get(gen.get("root_level"))
+    return (gen.get("root_code") or "")[:PREFIX_LENGTH.get(level, 12)]
+
+
+def choose_generation(gens: list[dict], scope: Scope | None = None,
+                      root: str | None = None, code: str | None = None) -> dict | None:
+    """Of the active generations, the one a reader works in: the one of `root` (a root code)
+    when given; the one whose root holds the unit or grid `code` when given; else the first
+    whose root holds (or lies inside) one of the jurisdiction's units; else the first."""
+    if root:
+        return next((g for g in gens if g["root_code"] == root), None)
+    if code:
+        return next((g for g in gens if code.startswith(root_prefix(g))), None)
+    if scope is not None and not scope.everything:
+        for unit in scope.units:
+            for g in gens:
+                prefix = root_prefix(g)
+                if unit.code.startswith(prefix) or prefix.startswith(unit.prefix):
+                    return g
+    return gens[0] if gens else None
+
+
+def active_generation(conn: Connection, scope: Scope | None = None,
+                      root: str | None = None, code: str | None = None) -> dict | None:
+    """The active generation for a reader (choose_generation), or None."""
+    return choose_generation(active_generations(conn), scope, root, code)
+
+
+def require_active_generation(conn: Connection, scope: Scope | None = None,
+                              root: str | None = None, code: str | None = None) -> dict:
+    gens = active_generations(conn)
+    gen = choose_generation(gens, scope, root, code)
     if gen is None:
+        if (root or code) and gens:
+            raise NotFound(f"no active boundary generation holds {root or code}; roots: "
+                           f"{', '.join(g['root_code'] or '?' for g in gens)}")
         raise NotFound("no boundary generation is active; import one with "
                        "`gridgis boundaries import PATH --commit`")
     return gen
@@ -61,9 +106,12 @@ def write_boundary_set(conn: Connection, bset: BoundarySet, name: str, note: str
                        activate: bool = True, progress=None, content_sha256: str | None = None,
                        demo: bool = False) -> int:
     """Insert a validated set as a new generation (caller owns the transaction)."""
+    top = next(level for level in AREA_LEVELS if level in bset.layers
+               and len(bset.layers[level]))
     gen_id = conn.execute(insert(generation).values(
         name=name, note=note, source=bset.source, source_sha256=bset.sha256,
-        content_sha256=content_sha256, demo=demo)
+        content_sha256=content_sha256, demo=demo,
+        root_code=str(bset.layers[top]["code"].iat[0]), root_level=LEVEL_NUMBER[top])
         .returning(generation.c.id)).scalar_one()
     ids: dict[str, int] = {}
     kind_of: dict[str, str] = {}
@@ -110,10 +158,17 @@ def write_boundary_set(conn: Connection, bset: BoundarySet, name: str, note: str
     return gen_id
 
 
-def lock_active_generation(conn: Connection) -> int | None:
-    """The active generation's id, locked against a concurrent publish or activation (None when
-    none is active, or it changed while we waited)."""
-    return conn.execute(text("SELECT id FROM generation WHERE is_active FOR UPDATE")).scalar()
+def lock_active_generation(conn: Connection, root_code: str | None) -> int | None:
+    """The id of the active generation of a root, locked against a concurrent publish or
+    activation (None when the root has none, or it changed while we waited)."""
+    return conn.execute(text("SELECT id FROM generation WHERE is_active AND root_code = :r "
+                             "FOR UPDATE"), {"r": root_code}).scalar()
+
+
+def nested_roots(a: dict, b: dict) -> bool:
+    """Whether two generations' roots are the same place or one lies inside the other."""
+    pa, pb = root_prefix(a), root_prefix(b)
+    return pa.startswith(pb) or pb.startswith(pa)
 
 
 def fill_grid_units(conn: Connection, generation_id: int) -> None:
@@ -133,12 +188,21 @@ def fill_grid_units(conn: Connection, generation_id: int) -> None:
         UPDATE grid g SET {sets} FROM c WHERE g.id = c.grid_id"""), {"g": generation_id})
 
 
-def activate_generation(conn: Connection, gen_id: int) -> None:
-    conn.execute(update(generation).where(generation.c.is_active).values(is_active=False))
-    done = conn.execute(update(generation).where(generation.c.id == gen_id)
-                        .values(is_active=True, activated_at=func.now()))
-    if done.rowcount != 1:
+def activate_generation(conn: Connection, gen_id: int) -> list[int]:
+    """Make a generation the active one of its root: the active generations of the same root,
+    or of a root inside it or holding it, stop being active; other roots are not touched.
+    Returns the ids deactivated."""
+    target = generation_by_id(conn, gen_id)
+    if target is None:
         raise NotFound(f"generation {gen_id} does not exist")
+    replaced = [g["id"] for g in active_generations(conn)
+                if g["id"] != gen_id and nested_roots(g, target)]
+    if replaced:
+        conn.execute(update(generation).where(generation.c.id.in_(replaced))
+                     .values(is_active=False))
+    conn.execute(update(generation).where(generation.c.id == gen_id)
+                 .values(is_active=True, activated_at=func.now()))
+    return replaced
 
 
 GRID_COLUMNS = ("id", "code", "name", "area_id", *UNIT_COLUMNS, "households", "population")
@@ -165,6 +229,30 @@ def locate(conn: Connection, lon: float, lat: float, generation_id: int) -> dict
         ORDER BY g.code COLLATE "C" LIMIT 1"""),
         {"lon": lon, "lat": lat, "gen": generation_id}).mappings().first()
     return dict(row) if row else None
+
+
+def locate_active(conn: Connection, lon: float, lat: float) -> tuple[int | None, dict | None]:
+    """(generation id, grid) of a WGS84 point among the active generations of every root: the
+    grid covering it (smallest code on shared borders, across roots too), else no grid under
+    the generation whose root outline covers the point, else (None, None)."""
+    pt = {"lon": lon, "lat": lat}
+    row = conn.execute(text(f"""
+        WITH pt AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS geom)
+        SELECT g.generation_id, g.id, g.code, g.name, g.households, g.population,
+               {", ".join("g." + c for c in UNIT_COLUMNS)}
+        FROM grid g JOIN generation ge ON ge.id = g.generation_id AND ge.is_active, pt
+        WHERE ST_Covers(g.geom, pt.geom)
+        ORDER BY g.code COLLATE "C" LIMIT 1"""), pt).mappings().first()
+    if row:
+        grid = dict(row)
+        return grid.pop("generation_id"), grid
+    gen = conn.execute(text("""
+        SELECT a.generation_id FROM admin_area a
+        JOIN generation ge ON ge.id = a.generation_id AND ge.is_active
+        WHERE a.parent_id IS NULL
+          AND ST_Covers(a.geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))
+        ORDER BY a.code LIMIT 1"""), pt).scalar()
+    return gen, None
 
 
 def units_by_id(conn: Connection, ids) -> dict[int, dict]:

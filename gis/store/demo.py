@@ -40,16 +40,19 @@ def synthesize_history(conn: Connection) -> int:
 
 
 def roster_units(conn: Connection) -> dict | None:
-    """Units for the demo accounts: the active city's code and the township and grid with the
-    most incidents (None before the demo is loaded)."""
+    """Units for the demo accounts: the demo city's code and its township and grid with the
+    most incidents (None before the demo is loaded or while its generation is not active)."""
+    gens = demo_generations(conn)
     city = conn.execute(text(
         "SELECT a.code FROM admin_area a JOIN generation g ON g.id = a.generation_id "
-        "AND g.is_active WHERE a.parent_id IS NULL ORDER BY a.code LIMIT 1")).scalar()
+        "AND g.is_active AND g.id = ANY(:gens) WHERE a.parent_id IS NULL "
+        "ORDER BY a.code LIMIT 1"), {"gens": gens}).scalar()
     busiest = conn.execute(text("""
         SELECT t.code AS township, x.code AS grid FROM incident i
         JOIN grid x ON x.id = i.grid_id JOIN admin_area t ON t.id = x.township_id
-        JOIN generation g ON g.id = x.generation_id AND g.is_active
-        GROUP BY t.code, x.code ORDER BY count(*) DESC, x.code LIMIT 1""")).mappings().first()
+        JOIN generation g ON g.id = x.generation_id AND g.is_active AND g.id = ANY(:gens)
+        GROUP BY t.code, x.code ORDER BY count(*) DESC, x.code LIMIT 1"""),
+        {"gens": gens}).mappings().first()
     if city is None or busiest is None:
         return None
     return {"city": city, "township": busiest["township"], "grid": busiest["grid"]}

@@ -264,8 +264,10 @@ def write_published_generation(conn: Connection, draft: dict, prefix: str, name:
     the grids under the unit's prefix replaced by the draft's. Returns its id."""
     base = draft["base_generation_id"]
     gen_id = conn.execute(text(
-        "INSERT INTO generation (name, note, source) VALUES (:n, :note, :src) RETURNING id"),
-        {"n": name, "note": note, "src": f"plan:{draft['id']}"}).scalar_one()
+        "INSERT INTO generation (name, note, source, root_code, root_level) "
+        "SELECT :n, :note, :src, root_code, root_level FROM generation WHERE id = :base "
+        "RETURNING id"),
+        {"n": name, "note": note, "src": f"plan:{draft['id']}", "base": base}).scalar_one()
     p = {"new": gen_id, "base": base, "prefix": prefix + "%", "d": draft["id"]}
     conn.execute(text("""
         INSERT INTO admin_area (generation_id, level, kind, code, name, parent_id, synthetic, geom)

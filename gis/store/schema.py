@@ -38,10 +38,13 @@ generation = Table(
     # digest of what the set holds (gis.boundaries.identity), whatever the file is called
     Column("content_sha256", Text),
     Column("demo", Boolean, nullable=False, server_default=text("false")),
+    # the set's top unit: one generation is active per root (migration 0013)
+    Column("root_code", Text),
+    Column("root_level", SmallInteger),
     Column("is_active", Boolean, nullable=False, server_default=text("false")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("activated_at", DateTime(timezone=True)),
-    Index("generation_one_active", "is_active", unique=True,
+    Index("generation_one_active", "root_code", unique=True,
           postgresql_where=text("is_active")),
 )
 

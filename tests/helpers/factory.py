@@ -101,3 +101,20 @@ def prefecture_layers() -> dict[str, gpd.GeoDataFrame]:
                                          "parent_code": vcode, "households": 200 + 10 * g,
                                          "population": 500, "geometry": box(vx0, gy0, vx1, gy1)})
     return {k: gpd.GeoDataFrame(v, crs="EPSG:4326") for k, v in rows.items()}
+
+
+def neighbour_layers(prefix: str = "231282", dx: float = 0.5) -> dict[str, gpd.GeoDataFrame]:
+    """The factory city moved `dx` degrees east under another county code (a neighbour side by
+    side: 125.5..125.9 E by default, code 231282000000)."""
+    from shapely import affinity
+    out = {}
+    for name, frame in layers().items():
+        frame = frame.copy()
+        for col in ("code", "parent_code"):
+            if col in frame.columns:
+                frame[col] = frame[col].map(lambda c: prefix + c[6:] if isinstance(c, str)
+                                            else c)
+        frame["geometry"] = frame.geometry.map(lambda g: affinity.translate(g, xoff=dx))
+        frame["name"] = "邻" + frame["name"]
+        out[name] = gpd.GeoDataFrame(frame, crs="EPSG:4326")
+    return out

@@ -59,7 +59,7 @@ def plan_map(plan_id: int):
     targets = household_targets()
     with engine().connect() as conn:
         detail = plans.draft_detail(conn, principal().scope, plan_id).to_dict()
-        active = active_generation(conn)
+        active = active_generation(conn, principal().scope)
     draft, grids, units = detail["draft"], detail["grids"], detail["units"]
     shapes = [shape(f["geometry"]) for f in units["features"] + grids["features"]
               if f["geometry"]]
