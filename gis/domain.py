@@ -1,4 +1,5 @@
-"""Vocabulary of the domain: levels, incident categories, severities, statuses, code rules."""
+"""Vocabulary of the domain: levels, the default incident categories, severities, statuses,
+code rules."""
 from __future__ import annotations
 
 import re
@@ -37,6 +38,9 @@ LEVEL_PLURAL = {"province": "provinces", "prefecture": "prefectures", "city": "c
 PREFIX_LENGTH = {"province": 2, "prefecture": 4, "city": 6, "township": 9, "village": 12,
                  "hamlet": 15}
 
+# The default set of incident categories (code -> Chinese, English): what migration 0014 seeds
+# every deployment's list with (gis.categories.sets.DEFAULT adds their parent classes). The
+# deployment's own list is data (table category, gis.categories); read it, not this.
 CATEGORIES = {
     "dispute_neighbour": ("邻里纠纷", "Neighbour dispute"),
     "dispute_family": ("婚姻家庭纠纷", "Family dispute"),
@@ -55,7 +59,8 @@ AWAITING_ACCEPTANCE = ("reported", "escalated")
 OPEN = ("reported", "accepted", "mediating", "escalated")
 DONE = ("resolved", "closed")
 # Handling levels of the incident lifecycle, bottom to top (gis.incidents.lifecycle).
-HANDLING_LEVELS = ("grid", "village", "township", "city")
+# Above the county rung (`city`), the prefecture and the province where a deployment has them.
+HANDLING_LEVELS = ("grid", "village", "township", "city", "prefecture", "province")
 # The lifecycle columns of an incident (gis.incidents.lifecycle.State)
 LIFECYCLE_FIELDS = ("status", "handling_level", "version", "accepted_at", "mediated_at",
                     "resolved_at", "closed_at", "escalated_at", "accept_due_at",

@@ -7,7 +7,7 @@ from __future__ import annotations
 from apispec import APISpec
 
 from gis.access.roles import ROLES
-from gis.domain import CATEGORIES, SEVERITIES, STATUSES
+from gis.domain import SEVERITIES, STATUSES
 
 ERROR_STATUSES = ("400", "401", "403", "404", "409", "413", "422", "429")
 NUMBER = {"type": "number"}
@@ -55,7 +55,8 @@ SCHEMAS = {
             "properties": {"type": "object", "required": ["external_id", "category",
                                                           "occurred_at"], "properties": {
                 "external_id": {"type": "string"}, "source": {"type": "string"},
-                "category": {"type": "string", "enum": list(CATEGORIES)},
+                "category": {"type": "string", "description": "an active category code of "
+                             "the deployment (GET /categories lists them)"},
                 "severity": {"type": "string", "enum": list(SEVERITIES)},
                 "status": {"type": "string", "enum": list(STATUSES)},
                 "occurred_at": TIME, "reported_at": TIME,

@@ -15,11 +15,12 @@ ROLES = {
 
 # Permissions. "view": pages, maps and feature collections; "incident.manage": move incidents
 # through their lifecycle (accept, mediate, resolve, escalate, close); "staff.manage": register
-# grid heads and workers; "coverage.manage": cameras, response posts, roads, coverage settings.
+# grid heads and workers; "coverage.manage": cameras, response posts, roads, coverage settings;
+# "category.manage": the deployment's incident categories (administrators).
 PERMISSIONS = {
     "view", "locate", "incident.read", "incident.create", "incident.import", "incident.export",
     "incident.manage", "boundary.import", "plan.edit", "account.manage", "audit.read",
-    "staff.manage", "coverage.manage",
+    "staff.manage", "coverage.manage", "category.manage",
 }
 ROLE_PERMISSIONS = {
     "admin": frozenset(PERMISSIONS),

@@ -18,8 +18,10 @@ from gis.analysis.classes import classify
 from gis.analysis.density import density_bands, kde_surface
 from gis.analysis.hotspots import InsufficientData, gi_bin_legend, gi_star
 from gis.analysis.rates import rate_per_1000_households
+from gis.domain import LEVEL_OF_NUMBER
 from gis.errors import InputError
-from gis.incidents.filters import IncidentFilter, parse_filter
+from gis.incidents.filters import IncidentFilter
+from gis.incidents.selection import read_filter
 from gis.incidents.selection import unit_scope as filter_unit_scope
 from gis.store import aggregates, features, figures
 from gis.store import boundaries as bstore
@@ -169,9 +171,9 @@ def hotspots(conn: Connection, scope: Scope, args, *, inference: str = "analytic
     `inference` ("analytic", the normal approximation, or "permutation", 9,999 conditional
     permutations); `progress(fraction)` hears how far it got."""
     started = time.perf_counter()
-    f = parse_filter(args)
+    f = read_filter(conn, args)
     bandwidth = parse_bandwidth(args.get("bandwidth"))
-    gen = bstore.require_active_generation(conn)
+    gen = bstore.require_active_generation(conn, scope, root=args.get("root"))
     unit_scope = filter_unit_scope(conn, scope, f)
     box = bounds(conn, scope, gen["id"], unit_scope)
     if box is not None:
@@ -249,16 +251,25 @@ class RatesReport:
     bounds: list | None
 
 
+def levels_below_root(conn: Connection, gen: dict) -> list[str]:
+    """The levels a generation has under its root unit, top down, hamlets left out (the rates
+    view drills from the first of them down to grids)."""
+    present = features.levels_present(conn, gen["id"])
+    return [LEVEL_OF_NUMBER[n] for n in sorted(present)
+            if n > (gen.get("root_level") or 0) and LEVEL_OF_NUMBER[n] != "hamlet"]
+
+
 def rates(conn: Connection, scope: Scope, args) -> RatesReport:
     """The rates report for URL parameters `args` (filters, level, measure)."""
-    f = parse_filter(args)
-    level = args.get("level") or "township"
+    f = read_filter(conn, args)
+    gen = bstore.require_active_generation(conn, scope, root=args.get("root"))
+    below = levels_below_root(conn, gen)
+    level = args.get("level") or (below[0] if below else "grid")
     if level not in UNIT_LEVELS:
         raise InputError(f"level must be one of {', '.join(UNIT_LEVELS)}", field="level")
     measure = args.get("measure") or "rate"
     if measure not in MEASURES:
         raise InputError(f"measure must be one of {', '.join(MEASURES)}", field="measure")
-    gen = bstore.require_active_generation(conn)
     unit_scope = filter_unit_scope(conn, scope, f)
     # no geometries: the map draws the units from tiles that carry these values
     units = aggregates.unit_counts(conn, scope, f, unit_scope, gen["id"], level,
@@ -274,6 +285,8 @@ def rates(conn: Connection, scope: Scope, args) -> RatesReport:
     classes = classify(units[column].astype(float).to_numpy(), "FisherJenks", k=5,
                        decimals=decimals)
     units["colour"] = classes.value_colours()
-    return RatesReport(f, level, measure, DRILL.get(level), units,
+    drill = below[below.index(level) + 1] if level in below[:-1] else \
+        "grid" if level in below else DRILL.get(level)
+    return RatesReport(f, level, measure, drill, units,
                        [(r["colour"], r["label"]) for r in classes.legend()], caption,
                        table["total"], box)

@@ -12,9 +12,10 @@ import shapely
 
 from gis.access.scope import Scope
 from gis.analysis import reports
-from gis.domain import LEVEL_NUMBER
+from gis.domain import LEVEL_NUMBER, PREFIX_LENGTH
 from gis.errors import InputError
-from gis.incidents.filters import IncidentFilter, parse_filter
+from gis.incidents.filters import IncidentFilter
+from gis.incidents.selection import read_filter
 from gis.results import jobs
 from gis.results.cache import Computed, cached, jsonable, key_of, plain, records
 from gis.store import boundaries as bstore
@@ -30,7 +31,8 @@ AS_OF_MINUTES = 5       # overdue counts move with time: answers keep this long
 def filter_params(f: IncidentFilter) -> dict:
     """What a filter selects, days resolved to dates (so a cached answer for days=30 ends
     today)."""
-    return {"category": ",".join(f.categories), "severity": ",".join(f.severities),
+    return {"category": ",".join(f.categories), "source": ",".join(f.sources),
+            "severity": ",".join(f.severities),
             "status": ",".join(f.statuses), "start": f.start, "end": f.end, "unit": f.unit}
 
 
@@ -40,20 +42,24 @@ def answer_time() -> str:
                        microsecond=0).isoformat(timespec="minutes")
 
 
-def up_link(f: IncidentFilter, level: str) -> dict | None:
-    """One level up from a unit's children: {level, unit} of the parent view, or None."""
-    if not f.unit:
+def up_link(f: IncidentFilter, level: str,
+            below: list[str] = ("township", "village")) -> dict | None:
+    """One level up from a unit's children: {level, unit} of the parent view, or None.
+    below: the levels under the root, top down (reports.levels_below_root)."""
+    chain = [*below, "grid"]
+    level = "grid" if level == "hamlet" else level
+    if not f.unit or level not in chain or chain.index(level) == 0 or len(f.unit) < 12:
         return None
-    if level == "village":
-        return {"level": "township", "unit": None}
-    if level in ("grid", "hamlet") and len(f.unit) >= 12:
-        return {"level": "village", "unit": f.unit[:9] + "000"}
-    return None
+    parent = chain[chain.index(level) - 1]
+    if chain.index(parent) == 0:
+        return {"level": parent, "unit": None}
+    keep = PREFIX_LENGTH[chain[chain.index(parent) - 1]]
+    return {"level": parent, "unit": f.unit[:keep] + "0" * (12 - keep)}
 
 
-def rates_choice(args) -> tuple[str, str]:
+def rates_choice(args, default: str = "township") -> tuple[str, str]:
     """The level and measure of a rates view (InputError names a bad one)."""
-    level = args.get("level") or "township"
+    level = args.get("level") or default
     if level not in reports.UNIT_LEVELS:
         raise InputError(f"level must be one of {', '.join(reports.UNIT_LEVELS)}",
                          field="level")
@@ -64,12 +70,19 @@ def rates_choice(args) -> tuple[str, str]:
     return level, measure
 
 
+def default_rates_level(conn: Connection, scope: Scope, args) -> str:
+    """The level a rates view starts at: the first one under the reader's root."""
+    gen = bstore.require_active_generation(conn, scope, root=args.get("root"))
+    below = reports.levels_below_root(conn, gen)
+    return below[0] if below else "grid"
+
+
 def frame(conn: Connection, scope: Scope, f: IncidentFilter) -> dict:
     """What a report page's shell needs before any analysis: the active generation's id, the
     box to show (the unit filter's, else the jurisdiction's) and township name points."""
     from gis.incidents.selection import unit_scope
     from gis.store import features
-    gen_id = bstore.require_active_generation(conn)["id"]
+    gen_id = bstore.require_active_generation(conn, scope, root=f.raw.get("root"))["id"]
     return {"generation": gen_id,
             "bounds": reports.bounds(conn, scope, gen_id, unit_scope(conn, scope, f)),
             "labels": features.label_points(conn, gen_id, scope, LEVEL_NUMBER["township"])}
@@ -87,9 +100,11 @@ def rates(conn: Connection, scope: Scope, args, guard=nullcontext) -> dict:
         parent_name, incidents, households, rate, resolution_pct, overdue), rows_total,
         bounds, as_of, filter (its description), result (the key tiles take), cached.
     """
-    f = parse_filter(args)
-    level, measure = rates_choice(args)
-    gen_id = bstore.require_active_generation(conn)["id"]
+    f = read_filter(conn, args)
+    gen = bstore.require_active_generation(conn, scope, root=args.get("root"))
+    below = reports.levels_below_root(conn, gen)
+    level, measure = rates_choice(args, below[0] if below else "grid")
+    gen_id = gen["id"]
     as_of = answer_time()
 
     def compute() -> Computed:
@@ -104,7 +119,7 @@ def rates(conn: Connection, scope: Scope, args, guard=nullcontext) -> dict:
         values = {int(row["id"]): v for row, v in zip(
             units[["id"]].to_dict("records"),
             records(units, ("colour", "incidents", "rate", "resolution_pct", "overdue")))}
-        meta = {"level": level, "measure": measure, "child": r.child, "up": up_link(f, level),
+        meta = {"level": level, "measure": measure, "child": r.child, "up": up_link(f, level, below),
                 "caption": r.caption, "legend": [{"colour": c, "label": lab}
                                                  for c, lab in r.legend],
                 "totals": {k: plain(v) for k, v in r.totals.items()},
@@ -175,10 +190,10 @@ def hotspots(conn: Connection, scope: Scope, args, guard=nullcontext) -> dict:
     its method, and the strongest hot grids. ?inference=analytic (default, computed now) or
     permutation (9,999 permutations, computed in the background: the answer says
     {"state": ...} until the result is stored; see `refinement`)."""
-    f = parse_filter(args)
+    f = read_filter(conn, args)
     bandwidth = reports.parse_bandwidth(args.get("bandwidth"))
     inference = _inference(args)
-    gen_id = bstore.require_active_generation(conn)["id"]
+    gen_id = bstore.require_active_generation(conn, scope, root=args.get("root"))["id"]
     params = {**filter_params(f), "bandwidth": bandwidth, "inference": inference}
     if inference == "permutation":
         return _refined(conn, scope, args, gen_id, params)

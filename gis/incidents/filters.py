@@ -1,9 +1,14 @@
 """Incident filters shared by the officials' pages, the figures and the exports.
 
-Parsed from a URL query (so every view can be shared as a link): category (codes separated by
-commas; "dispute" stands for every dispute_* category), severity, status, start and end (dates,
-China time, inclusive) or days (the last N days up to today), and unit (a unit or grid code that
-narrows the selection inside the account's jurisdiction).
+Parsed from a URL query (so every view can be shared as a link): category (codes of the
+deployment's categories separated by commas, deactivated ones included; "dispute" stands for
+every category of the parent class 矛盾纠纷 and every dispute_* code), source (sources separated
+by commas, e.g. 12345,api), severity, status, start and end (dates, China time, inclusive) or
+days (the last N days up to today), and unit (a unit or grid code that narrows the selection
+inside the account's jurisdiction).
+
+The categories are passed in (gis.categories.manage.catalogue, loaded by the use case;
+gis.incidents.selection.read_filter does both); without them, the default set.
 """
 from __future__ import annotations
 
@@ -11,23 +16,33 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from gis.access.scope import check_code
-from gis.domain import CATEGORIES, SEVERITIES, STATUSES
+from gis.categories.rules import Catalogue
+from gis.categories.sets import DEFAULT
+from gis.domain import SEVERITIES, STATUSES
 from gis.errors import InputError
 from gis.times import CST
 
-GROUPS = {"dispute": tuple(c for c in CATEGORIES if c.startswith("dispute_"))}
+DEFAULT_CATALOGUE = Catalogue(DEFAULT)
+GROUPS = DEFAULT_CATALOGUE.groups()  # the default set's: {"dispute": the five dispute_*}
 MAX_DAYS = 3660
+MAX_SOURCES = 50
+MAX_SOURCE = 128  # characters of a source (gis.incidents.parse.MAX_ID_LENGTH)
+# the URL parameters a filter keeps; root is not a filter but the view's city (gis.store
+# .boundaries.choose_generation), kept so that links and drill-downs stay in it
+KEYS = ("category", "source", "severity", "status", "start", "end", "days", "unit", "root")
 
 
 @dataclass(frozen=True)
 class IncidentFilter:
     categories: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
     severities: tuple[str, ...] = ()
     statuses: tuple[str, ...] = ()
     start: date | None = None
     end: date | None = None
     unit: str | None = None
     raw: dict = field(default_factory=dict, compare=False)
+    category_names: tuple[str, ...] = field(default=(), compare=False)  # Chinese, for describe
 
     def args(self, **override) -> dict:
         """The URL parameters of this filter, with overrides (None removes a key)."""
@@ -37,7 +52,9 @@ class IncidentFilter:
     def describe(self) -> str:
         parts = []
         if self.categories:
-            parts.append("/".join(CATEGORIES[c][0] for c in self.categories))
+            parts.append("/".join(self.category_names or self.categories))
+        if self.sources:
+            parts.append("来源 source " + ",".join(self.sources))
         if self.severities:
             parts.append("severity " + ",".join(self.severities))
         if self.statuses:
@@ -57,6 +74,8 @@ def _choices(raw: str | None, allowed, name: str, groups=None) -> tuple[str, ...
         if not item:
             continue
         if groups and item in groups:
+            if not groups[item]:  # nothing in the group: it must not select everything
+                raise InputError(f"no {name} belongs to {item!r}", field=name)
             out += groups[item]
         elif item in allowed:
             out.append(item)
@@ -65,6 +84,19 @@ def _choices(raw: str | None, allowed, name: str, groups=None) -> tuple[str, ...
             raise InputError(f"unknown {name} {item!r}; use {', '.join(allowed)}{extra}",
                              field=name)
     return tuple(dict.fromkeys(out))
+
+
+def _sources(raw: str | None) -> tuple[str, ...]:
+    if not raw:
+        return ()
+    out = tuple(dict.fromkeys(p.strip() for p in raw.split(",") if p.strip()))
+    if len(out) > MAX_SOURCES:
+        raise InputError(f"at most {MAX_SOURCES} sources", field="source")
+    for s in out:
+        if len(s) > MAX_SOURCE:
+            raise InputError(f"source {s[:40]!r}... is longer than {MAX_SOURCE} characters",
+                             field="source")
+    return out
 
 
 def _date(raw: str | None, name: str) -> date | None:
@@ -85,10 +117,12 @@ def _unit(raw: str | None) -> str | None:
         raise InputError(err.message, field="unit")
 
 
-def parse_filter(args, today: date | None = None) -> IncidentFilter:
-    """An IncidentFilter from a mapping of query parameters; InputError names the bad one."""
-    keys = ("category", "severity", "status", "start", "end", "days", "unit")
-    raw = {k: args.get(k) for k in keys if args.get(k)}
+def parse_filter(args, today: date | None = None,
+                 categories: Catalogue | None = None) -> IncidentFilter:
+    """An IncidentFilter from a mapping of query parameters; InputError names the bad one.
+    categories: the deployment's (default: the default set)."""
+    catalogue = categories or DEFAULT_CATALOGUE
+    raw = {k: args.get(k) for k in KEYS if args.get(k)}
     start, end = _date(raw.get("start"), "start"), _date(raw.get("end"), "end")
     if raw.get("days"):
         try:
@@ -101,8 +135,11 @@ def parse_filter(args, today: date | None = None) -> IncidentFilter:
         start, end = today - timedelta(days=days - 1), today
     if start and end and start > end:
         raise InputError("start is after end", field="start")
+    chosen = _choices(raw.get("category"), catalogue.codes, "category", catalogue.groups())
     return IncidentFilter(
-        categories=_choices(raw.get("category"), CATEGORIES, "category", GROUPS),
+        categories=chosen,
+        sources=_sources(raw.get("source")),
+        category_names=tuple(catalogue.name_zh(c) or c for c in chosen),
         severities=_choices(raw.get("severity"), SEVERITIES, "severity"),
         statuses=_choices(raw.get("status"), STATUSES, "status"),
         start=start, end=end,

@@ -36,7 +36,8 @@ def _lifecycle_json(row: dict, state: lc.State, actor: Principal) -> dict:
         body[key] = _iso(getattr(state, key))
     body["overdue"] = lc.overdue(state, row["now"])
     body["your_level"] = level
-    body["allowed_actions"] = lc.allowed_actions(state.status, state.handling_level) if may \
+    body["allowed_actions"] = lc.allowed_actions(state.status, state.handling_level,
+                                                 lc.ladder_of(row["units"])) if may \
         else []
     return body
 
@@ -75,7 +76,8 @@ def transition(conn: Connection, actor: Principal, incident_id: int, body, *,
                        details={"current_version": old.version, "status": old.status,
                                 "handling_level": old.handling_level})
     lc.check_may_act(lc.acting_level(actor.scope, row["units"]), old)
-    new = lc.apply(old, action, row["now"], deadline_rules(conn), note)
+    new = lc.apply(old, action, row["now"], deadline_rules(conn), note,
+                   lc.ladder_of(row["units"]))
     event = lstore.save_transition(
         conn, incident_id, old.version, {c: getattr(new, c) for c in lc.State.FIELDS},
         {"at": row["now"], "action": action, "from_status": old.status, "to_status": new.status,
@@ -132,7 +134,7 @@ def set_deadlines(conn: Connection, actor: Principal, body, *,
     if not isinstance(body, dict):
         raise InputError('send a JSON object {"rules": [...]} (Content-Type: application/json)')
     new = lc.parse_rules(body)
-    gen = bstore.require_active_generation(conn)
+    gen = bstore.require_active_generation(conn, actor.scope)
     require_city_wide(actor.scope, bstore.city_code(conn, gen["id"]) or "", "期限 Deadlines")
     before = deadline_rules(conn)
     lstore.set_rules(conn, [asdict(r) for r in new])

@@ -11,8 +11,8 @@ import shapely
 
 from gis.access.roles import SYSTEM, Principal
 from gis.access.scope import Scope
-from gis.boundaries.index import grid_index
-from gis.boundaries.locate import UNIT_KEYS
+from gis.boundaries.index import assign_points, grid_index
+from gis.categories.manage import catalogue_of
 from gis.errors import UnprocessableError, ValidationFailed
 from gis.files import read_points
 from gis.geo.crs import normalise_crs_name
@@ -77,7 +77,7 @@ def import_incidents(engine: Engine, path: str | Path, *, crs: str | None = None
     raw, crs = table.frame, crs or table.crs
     good, bad = validate_table(raw, crs=crs, default_source=source, fixed_source=fixed,
                                progress=lambda n: step("checking", n, len(raw)),
-                               options=options)
+                               options=options, categories=catalogue_of(engine))
     report = IncidentImportReport(rows=len(raw), bad_rows=bad, dry_run=dry_run,
                                   generated_ids=generates_ids(raw, options),
                                   input_crs=normalise_crs_name(crs), layer=table.layer)
@@ -89,14 +89,14 @@ def import_incidents(engine: Engine, path: str | Path, *, crs: str | None = None
             f"{'; or generate ids of their own with --generate-ids' if repeats else ''}"
             ")", details=bad)
     with engine.begin() as conn:
-        gen = bstore.require_active_generation(conn)
+        gen = bstore.require_active_generation(conn, scope)
         step("assigning", 0, len(good))
-        index, grids = grid_index(conn, gen["id"])
-        pos = index.assign(good["lon"].to_numpy(), good["lat"].to_numpy())
+        assigned = assign_points(conn, good["lon"].to_numpy(), good["lat"].to_numpy(),
+                                 gen["id"])
         step("assigning", len(good), len(good))
-        covered = pos >= 0
+        covered = assigned["grid_id"].notna().to_numpy()
         if not scope.everything:  # rows outside stay, kept under the importer's unit
-            outside = ~_inside_scope(conn, scope, gen["id"], grids, pos, good)
+            outside = ~_inside_scope(conn, scope, assigned, good)
             reporter = reporter_unit(scope)
             if outside.any() and reporter is None:
                 raise ValidationFailed(f"{int(outside.sum())} of {len(raw)} rows lie outside "
@@ -104,11 +104,8 @@ def import_incidents(engine: Engine, path: str | Path, *, crs: str | None = None
                                        "keep them under; nothing was imported")
             good["reporter_unit"] = np.where(outside, reporter, None)
             report.outside_jurisdiction = int(outside.sum())
-        good["generation_id"] = gen["id"]
-        for col in ("grid_id", *(f"{k}_id" for k in UNIT_KEYS)):
-            src = "id" if col == "grid_id" else col
-            values = grids[src].to_numpy(dtype="float64", na_value=np.nan)[np.maximum(pos, 0)]
-            good[col] = pd.array(np.where(covered, values, np.nan)).astype("Int64")
+        for col in assigned.columns:
+            good[col] = assigned[col].array
         report.uncovered = int((~covered).sum())
         if dry_run:  # nothing written: look up which rows are stored already
             keys = good[["source", "external_id"]]
@@ -131,19 +128,26 @@ def import_incidents(engine: Engine, path: str | Path, *, crs: str | None = None
     return report
 
 
-def _inside_scope(conn: Connection, scope: Scope, gen_id: int, grids: pd.DataFrame,
-                  pos: np.ndarray, rows: pd.DataFrame) -> np.ndarray:
+def _inside_scope(conn: Connection, scope: Scope, assigned: pd.DataFrame,
+                  rows: pd.DataFrame) -> np.ndarray:
     """Per row: assigned to a grid of the scope, or (outside every grid) inside one of its area
-    units. Vectorised over rows; the per-grid test runs once per grid."""
-    grid_ok = np.array([scope.contains_code(c) for c in grids["code"]], dtype=bool)
-    inside = (pos >= 0) & grid_ok[np.maximum(pos, 0)]
-    loose = pos < 0
-    if loose.any():
-        areas = bstore.area_geometries(conn, gen_id, [u.code for u in scope.units
-                                                      if u.level != "grid"])
-        if areas is not None:
-            inside[loose] = shapely.intersects_xy(areas, rows["lon"].to_numpy()[loose],
-                                              rows["lat"].to_numpy()[loose])
+    units under the row's generation. Vectorised over rows; the per-grid test runs once per
+    grid of each generation."""
+    gen = assigned["generation_id"].to_numpy()
+    grid = assigned["grid_id"].to_numpy(dtype="float64", na_value=np.nan)
+    inside = np.zeros(len(rows), dtype=bool)
+    codes = [u.code for u in scope.units if u.level != "grid"]
+    for gen_id in np.unique(gen):
+        mine = gen == gen_id
+        _, grids = grid_index(conn, int(gen_id))
+        ok_ids = grids["id"].to_numpy()[[scope.contains_code(c) for c in grids["code"]]]
+        inside[mine] = np.isin(grid[mine], ok_ids)
+        loose = mine & np.isnan(grid)
+        if loose.any() and codes:
+            areas = bstore.area_geometries(conn, int(gen_id), codes)
+            if areas is not None:
+                inside[loose] = shapely.intersects_xy(areas, rows["lon"].to_numpy()[loose],
+                                                      rows["lat"].to_numpy()[loose])
     return inside
 
 

@@ -8,9 +8,11 @@ Statuses (gis.domain.STATUSES) and the actions that move between them:
     reported / accepted / mediating / escalated  --escalate-->  escalated (one level up)
     resolved  --reopen-->  accepted (same level; a closed incident is final)
 
-Handling levels, bottom to top: grid -> village -> township -> city ("small matters do not
-leave the village, big matters do not leave the township"). Escalation moves one step up and
-needs a reason (note); there is nothing above the city.
+Handling levels, bottom to top: grid -> village -> township -> city -> prefecture -> province
+("small matters do not leave the village, big matters do not leave the township"), as far as
+the incident's own ladder goes: the levels of the units that hold it (a county-level city's
+incidents stop at the city; a prefecture's go on to the prefecture; a level the deployment
+skips is skipped). Escalation moves one step up that ladder and needs a reason (note).
 
 Deadlines: when an incident is reported (from its reporting time) and on each escalation (from
 the escalation), accept_due_at and resolve_due_at = start + the deadline_rule hours of the new
@@ -19,8 +21,8 @@ accept when it still awaits acceptance (reported, escalated) past accept_due_at,
 resolve when it is still open (not resolved or closed) past resolve_due_at.
 
 Who may act: an account acts at the highest handling level among its units that contain the
-incident (city unit: city; township: township; village or community: village; hamlet or grid:
-grid; administrators: city). It may act on incidents handled at or below that level, so a grid
+incident (province, prefecture and city units: their own level; township: township; village or
+community: village; hamlet or grid: grid; administrators: the top of the incident's ladder). It may act on incidents handled at or below that level, so a grid
 worker can accept, mediate, resolve or escalate a grid-level incident but nothing once it is
 escalated to the village; a township official can act on grid, village and township incidents
 (including escalating a township incident to the city) but not on city ones.
@@ -38,13 +40,17 @@ from gis.errors import Forbidden, UnprocessableError
 LEVEL_RANK = {level: i for i, level in enumerate(HANDLING_LEVELS)}
 
 LEVEL_LABELS = {"grid": "网格 grid", "village": "村/社区 village", "township": "乡镇/街道 township",
-                "city": "市 city"}
+                "city": "县/区/市 city", "prefecture": "地级市 prefecture",
+                "province": "省 province"}
 STATUS_LABELS = {"reported": "已上报 reported", "accepted": "已受理 accepted",
                  "mediating": "调解中 mediating", "resolved": "已化解 resolved",
                  "escalated": "已上交 escalated", "closed": "已办结 closed"}
 # the unit level of an account -> the handling level it acts at
 UNIT_HANDLING_LEVEL = {"grid": "grid", "hamlet": "grid", "village": "village",
-                       "township": "township", "city": "city"}
+                       "township": "township", "city": "city", "prefecture": "prefecture",
+                       "province": "province"}
+# The ladder of an incident whose units say nothing more (the first deployments' four levels).
+COUNTY_LADDER = ("grid", "village", "township", "city")
 
 
 # action -> (statuses it may start from, status it leads to)
@@ -90,15 +96,24 @@ class State:
     FIELDS = LIFECYCLE_FIELDS
 
 
-def next_level(level: str) -> str | None:
-    i = LEVEL_RANK[level]
-    return HANDLING_LEVELS[i + 1] if i + 1 < len(HANDLING_LEVELS) else None
+def ladder_of(units_of_incident) -> tuple[str, ...]:
+    """The handling levels an incident can climb: grid, then the levels of the area units that
+    hold it, bottom up (COUNTY_LADDER when it names none above the village)."""
+    present = {level for level, _ in units_of_incident}
+    ladder = ("grid", *(lv for lv in HANDLING_LEVELS[1:] if lv in present))
+    return ladder if LEVEL_RANK[ladder[-1]] > LEVEL_RANK["village"] else COUNTY_LADDER
 
 
-def allowed_actions(status: str, level: str) -> list[str]:
+def next_level(level: str, ladder: tuple[str, ...] = COUNTY_LADDER) -> str | None:
+    """The level above `level` on the incident's ladder (None at its top)."""
+    return next((lv for lv in ladder if LEVEL_RANK[lv] > LEVEL_RANK[level]), None)
+
+
+def allowed_actions(status: str, level: str,
+                    ladder: tuple[str, ...] = COUNTY_LADDER) -> list[str]:
     """Actions the state machine allows from a status at a level (ignoring who acts)."""
     return [a for a, (sources, _) in TRANSITIONS.items()
-            if status in sources and not (a == "escalate" and next_level(level) is None)]
+            if status in sources and not (a == "escalate" and next_level(level, ladder) is None)]
 
 
 def due_times(start: datetime, level: str,
@@ -118,23 +133,24 @@ def overdue(state: State, now: datetime) -> dict[str, bool]:
     }
 
 
-def _describe(state: State) -> str:
-    allowed = allowed_actions(state.status, state.handling_level)
+def _describe(state: State, ladder: tuple[str, ...] = COUNTY_LADDER) -> str:
+    allowed = allowed_actions(state.status, state.handling_level, ladder)
     return (f"the incident is {STATUS_LABELS[state.status]} at {LEVEL_LABELS[state.handling_level]}"
             f" level; allowed now: {', '.join(allowed) or 'nothing (closed is final)'}")
 
 
 def apply(state: State, action: str, now: datetime, rules: dict[str, DeadlineRule],
-          note: str | None = None) -> State:
-    """The state after `action` at `now`, or UnprocessableError saying why it is refused."""
+          note: str | None = None, ladder: tuple[str, ...] = COUNTY_LADDER) -> State:
+    """The state after `action` at `now`, or UnprocessableError saying why it is refused.
+    ladder: the incident's handling levels (ladder_of)."""
     if action not in TRANSITIONS:
         raise UnprocessableError(f"unknown action {action!r}; actions: {', '.join(ACTIONS)}",
                                  field="action")
     sources, target = TRANSITIONS[action]
     details = {"status": state.status, "handling_level": state.handling_level,
-               "allowed": allowed_actions(state.status, state.handling_level)}
+               "allowed": allowed_actions(state.status, state.handling_level, ladder)}
     if state.status not in sources:
-        raise UnprocessableError(f"cannot {action}: {_describe(state)}", field="action",
+        raise UnprocessableError(f"cannot {action}: {_describe(state, ladder)}", field="action",
                                  details=details)
     new = replace(state, status=target, version=state.version + 1)
     if action == "accept":
@@ -149,11 +165,12 @@ def apply(state: State, action: str, now: datetime, rules: dict[str, DeadlineRul
         return replace(new, resolved_at=None, resolved_level=None,
                        resolve_due_at=due_times(now, state.handling_level, rules)[1])
     # escalate
-    up = next_level(state.handling_level)
+    up = next_level(state.handling_level, ladder)
     if up is None:
         raise UnprocessableError(
-            f"cannot escalate: the incident is handled at {LEVEL_LABELS['city']} level, the "
-            "top level; resolve it there", field="action", details=details)
+            f"cannot escalate: the incident is handled at {LEVEL_LABELS[state.handling_level]} "
+            "level, the top level of its ladder; resolve it there", field="action",
+            details=details)
     if not (note or "").strip():
         raise UnprocessableError("escalating needs a reason: say in note why this cannot be "
                                  "settled at this level", field="note")
@@ -167,7 +184,7 @@ def acting_level(scope: Scope, units_of_incident: set[tuple[str, str]]) -> str |
     contain the incident. units_of_incident: the (level, code) pairs of the incident's grid and
     areas. None when no unit contains it."""
     if scope.everything:
-        return "city"
+        return ladder_of(units_of_incident)[-1]
     levels = [UNIT_HANDLING_LEVEL[u.level] for u in scope.units
               if (u.level, u.code) in units_of_incident]
     return max(levels, key=LEVEL_RANK.__getitem__) if levels else None

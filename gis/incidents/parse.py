@@ -5,6 +5,9 @@ Coordinates: converted to EPSG:4326 from the given CRS (see gis.geo.crs) before 
 Tables from other systems (TableOptions): their columns mapped to the fields, category values
 mapped or defaulted, times in a strptime format and an IANA time zone, ids generated from
 each row's content when the file has none (or when its ids repeat).
+Categories: the deployment's list (gis.categories.rules.Catalogue), passed in by the use case
+that loaded it: a new incident takes an active one. Without a list only the form of the code is
+checked here (the caller checks the list; the database refuses codes that are not categories).
 """
 from __future__ import annotations
 
@@ -17,7 +20,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 
-from gis.domain import CATEGORIES, SEVERITIES, STATUSES
+from gis.categories.rules import CODE, Catalogue
+from gis.domain import SEVERITIES, STATUSES
 from gis.errors import InputError, UnprocessableError
 from gis.files import READ_ERROR
 from gis.geo.crs import STORAGE_CRS, normalise_crs_name, to_storage
@@ -74,6 +78,21 @@ def _text(props: dict, field: str, default=None, required=True) -> str | None:
     return value
 
 
+def _category(props: dict, categories: Catalogue | None) -> str:
+    value = props.get("category")
+    if value is None or value == "":
+        raise UnprocessableError("category is required", field="category")
+    if categories is None:
+        if not isinstance(value, str) or not CODE.match(value):
+            raise UnprocessableError(f"category {str(value)[:40]!r} is not a category code",
+                                     field="category")
+        return value
+    problem = categories.refusal(value)
+    if problem:
+        raise UnprocessableError(problem, field="category")
+    return value
+
+
 def feature_crs(feature: dict) -> str | None:
     crs = feature.get("crs")
     if isinstance(crs, dict):
@@ -102,8 +121,10 @@ def _check_range(lon: float, lat: float) -> None:
         raise UnprocessableError(f"latitude {lat} is outside -90..90", field="geometry")
 
 
-def parse_feature(feature, crs: str | None = None, now: datetime | None = None) -> IncidentInput:
-    """Validate a GeoJSON Feature with a Point geometry and incident properties."""
+def parse_feature(feature, crs: str | None = None, now: datetime | None = None,
+                  categories: Catalogue | None = None) -> IncidentInput:
+    """Validate a GeoJSON Feature with a Point geometry and incident properties; the category
+    must be an active one of `categories` (without them, a well-formed code)."""
     if not isinstance(feature, dict) or feature.get("type") != "Feature":
         raise InputError("body must be a GeoJSON Feature ({\"type\": \"Feature\", ...})")
     geometry = feature.get("geometry")
@@ -128,7 +149,7 @@ def parse_feature(feature, crs: str | None = None, now: datetime | None = None) 
     return IncidentInput(
         source=_text(props, "source", default="api"),
         external_id=_text(props, "external_id"),
-        category=_choice(props, "category", list(CATEGORIES)),
+        category=_category(props, categories),
         severity=_choice(props, "severity", SEVERITIES, default="low"),
         status=_choice(props, "status", STATUSES, default="reported"),
         occurred_at=occurred, reported_at=reported,
@@ -146,6 +167,7 @@ FIELDS = ("source", "external_id", "category", "severity", "status", "occurred_a
 ID_DIGITS = 16     # hex digits of the content hash in a generated id (64 bits)
 KEPT_ID = 100      # characters of an original id kept in front of its generated id
 SHOWN = 40         # characters of a bad value quoted in a row's problem
+LISTED = 15        # category codes a row's problem names at most
 
 
 @dataclass(frozen=True)
@@ -157,6 +179,8 @@ class TableOptions:
     categories: the file's category value -> a category code (values not listed stay as
         they are, and must be codes).
     category: the category of rows with none (no category column, or an empty cell).
+        The codes of both must be active categories (checked by validate_table against the
+        deployment's list; here only their form).
     date_format: strptime format of occurred_at and reported_at (e.g. "%m/%d/%Y %I:%M %p"),
         instead of ISO 8601; a time that does not match it is a bad row.
     tz: IANA time zone of times without an offset (default China Standard Time, +08:00);
@@ -179,16 +203,29 @@ class TableOptions:
                              f"{'is not a field' if len(unknown) == 1 else 'are not fields'}; "
                              f"map one of: {', '.join(FIELDS)} (as FIELD=COLUMN)", field="map")
         for value, code in self.categories.items():
-            if code not in CATEGORIES:
-                raise InputError(f"category map {value}={code}: {code!r} is not a category; "
-                                 f"use one of: {', '.join(CATEGORIES)}", field="category_map")
-        if self.category is not None and self.category not in CATEGORIES:
-            raise InputError(f"category {self.category!r} is not a category; use one of: "
-                             f"{', '.join(CATEGORIES)}", field="category")
+            if not CODE.match(code):
+                raise InputError(f"category map {value}={code}: {code!r} is not a category "
+                                 "code", field="category_map")
+        if self.category is not None and not CODE.match(self.category):
+            raise InputError(f"category {self.category!r} is not a category code",
+                             field="category")
         if self.date_format is not None:
             _check_format(self.date_format)
         if self.tz is not None:
             _zone(self.tz)
+
+    def check_categories(self, categories: Catalogue) -> None:
+        """InputError unless every code the options name is an active category."""
+        for value, code in self.categories.items():
+            problem = categories.refusal(code)
+            if problem:
+                raise InputError(f"category map {value}={code}: {problem}",
+                                 field="category_map")
+        if self.category is not None:
+            problem = categories.refusal(self.category)
+            if problem:
+                raise InputError(f"category (of rows without one): {problem}",
+                                 field="category")
 
 
 def parse_pairs(values, what: str) -> dict[str, str]:
@@ -289,11 +326,14 @@ def generated_ids(raw: pd.DataFrame, sources: pd.Series,
 def validate_table(raw: pd.DataFrame, crs: str | None = None, default_source: str = "import",
                    now: datetime | None = None, fixed_source: str | None = None,
                    progress=None, options: TableOptions | None = None,
-                   ) -> tuple[pd.DataFrame, list[dict]]:
+                   categories: Catalogue | None = None) -> tuple[pd.DataFrame, list[dict]]:
     """Vectorised checks of every row. Returns (good rows, problems with 1-based row numbers
     as in the file, the header being row 1). progress(rows) is called after each chunk.
-    options: how to read a foreign table (TableOptions)."""
+    options: how to read a foreign table (TableOptions); categories: the deployment's list
+    (a row takes an active category; without the list, a well-formed code)."""
     options = options or TableOptions()
+    if categories is not None:
+        options.check_categories(categories)
     crs_name = normalise_crs_name(crs)
     table = map_columns(raw, options.columns) if options.columns else raw
     generate = generates_ids(raw, options)
@@ -313,7 +353,8 @@ def validate_table(raw: pd.DataFrame, crs: str | None = None, default_source: st
     frames, errors = [], []
     for start in range(0, len(table) or 1, VALIDATE_CHUNK):  # an empty table: one empty part
         part = table.iloc[start:start + VALIDATE_CHUNK]
-        df, err = _check_rows(part, crs_name, default_source, now, fixed_source, options)
+        df, err = _check_rows(part, crs_name, default_source, now, fixed_source, options,
+                              categories)
         frames.append(df)
         errors.append(err)
         if progress:
@@ -330,7 +371,7 @@ def validate_table(raw: pd.DataFrame, crs: str | None = None, default_source: st
 
 def _check_rows(raw: pd.DataFrame, crs_name: str, default_source: str, now: pd.Timestamp,
                 fixed_source: str | None, options: TableOptions,
-                ) -> tuple[pd.DataFrame, pd.Series]:
+                categories: Catalogue | None = None) -> tuple[pd.DataFrame, pd.Series]:
     """The rows converted (lon/lat in storage CRS, times in UTC) and each row's first problem
     ("" when none); repeats across rows are the caller's check."""
     n = len(raw)
@@ -362,8 +403,7 @@ def _check_rows(raw: pd.DataFrame, crs_name: str, default_source: str, now: pd.T
     flag(df["description"].fillna("").str.len() > MAX_DESCRIPTION,
          f"description is longer than {MAX_DESCRIPTION} characters")
     flag(df["category"] == "", "category is empty")
-    flag(~df["category"].isin(list(CATEGORIES)),
-         "unknown category '" + df["category"].str.slice(0, SHOWN) + "'")
+    flag_categories(df["category"], categories, flag)
     flag(~df["severity"].isin(SEVERITIES), "unknown severity")
     flag(~df["status"].isin(STATUSES), "unknown status")
     x = pd.to_numeric(get("lon"), errors="coerce")
@@ -399,6 +439,20 @@ def _check_rows(raw: pd.DataFrame, crs_name: str, default_source: str, now: pd.T
     df["lon"], df["lat"] = lon, lat
     df["input_crs"], df["input_x"], df["input_y"] = crs_name, x, y
     return df, errors
+
+
+def flag_categories(values: pd.Series, categories: Catalogue | None, flag) -> None:
+    """Flag rows whose category a new incident may not take: not active in `categories`
+    (without them: not a well-formed code). Messages are made once per distinct value and
+    name at most LISTED codes (a file may repeat a wrong value a million times)."""
+    if categories is None:
+        bad = ~values.str.fullmatch(CODE.pattern.strip("^$"))
+        flag(bad, "'" + values.str.slice(0, SHOWN) + "' is not a category code")
+        return
+    bad = ~values.isin(categories.active_codes) & (values != "")
+    if bad.any():
+        messages = {v: categories.refusal(v, limit=LISTED) for v in values[bad].unique()}
+        flag(bad, values.map(messages))
 
 
 def _time_message(name: str, values: pd.Series, fmt: str | None):

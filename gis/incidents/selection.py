@@ -1,12 +1,21 @@
-"""Which incidents a filter selects for an account: the `unit` filter narrows the selection
-inside the jurisdiction (gis.incidents.filters parses the filter itself)."""
+"""Which incidents a filter selects for an account: the filter read with the deployment's
+categories, and the `unit` filter, which narrows the selection inside the jurisdiction
+(gis.incidents.filters parses the filter itself)."""
 from __future__ import annotations
 
+from datetime import date
+
 from gis.access.scope import Scope
+from gis.categories.manage import catalogue
 from gis.errors import Forbidden, InputError
-from gis.incidents.filters import IncidentFilter
+from gis.incidents.filters import IncidentFilter, parse_filter
 from gis.store import accounts
 from gis.store.db import Connection
+
+
+def read_filter(conn: Connection, args, today: date | None = None) -> IncidentFilter:
+    """The filter of URL parameters `args` over the deployment's categories."""
+    return parse_filter(args, today, categories=catalogue(conn))
 
 
 def unit_scope(conn: Connection, scope: Scope, f: IncidentFilter) -> Scope | None:

@@ -6,6 +6,7 @@ from gis.access.roles import Principal
 from gis.access.scope import OUTSIDE_JURISDICTION, Scope, not_visible
 from gis.boundaries.locate import UNIT_KEYS
 from gis.errors import Conflict, Forbidden, UnprocessableError
+from gis.categories.manage import catalogue
 from gis.incidents.parse import parse_feature
 from gis.store import audit
 from gis.store import boundaries as bstore
@@ -93,15 +94,16 @@ def submit_incident(conn: Connection, feature, crs: str | None = None, *,
     A point outside the scope is still stored, where it lies (in another unit's grid, or
     uncovered), keeping the reporting account's unit so that unit goes on seeing it (the body's
     `reporter_unit`). Only an account with no unit at all is Forbidden."""
-    inc = parse_feature(feature, crs)
-    gen = bstore.require_active_generation(conn)
-    grid = bstore.locate(conn, inc.lon, inc.lat, gen["id"])
-    inside = point_in_scope(conn, scope, inc.lon, inc.lat, gen["id"],
+    inc = parse_feature(feature, crs, categories=catalogue(conn))
+    gen_id, grid = bstore.locate_active(conn, inc.lon, inc.lat)
+    if gen_id is None:  # outside every root: kept under the reader's own
+        gen_id = bstore.require_active_generation(conn, scope)["id"]
+    inside = point_in_scope(conn, scope, inc.lon, inc.lat, gen_id,
                             grid["code"] if grid else None)
     reporter = None if inside else reporter_unit(scope)
     if not inside and reporter is None:
         raise Forbidden(OUTSIDE_JURISDICTION)
-    new_id = istore.insert_one(conn, inc, _assignment(gen["id"], grid), reporter)
+    new_id = istore.insert_one(conn, inc, _assignment(gen_id, grid), reporter)
     if new_id is not None:
         return incident_body(conn, istore.get(conn, new_id, scope=scope), scope), True
     existing = istore.get_by_key(conn, inc.source, inc.external_id, scope=scope)

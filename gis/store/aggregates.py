@@ -26,8 +26,8 @@ UNIT_LEVELS = (*LEVELS, "grid")
 
 def filter_clause(f: IncidentFilter, alias: str = "i") -> tuple[str, dict]:
     where, params = ["TRUE"], {}
-    for col, values in (("category", f.categories), ("severity", f.severities),
-                        ("status", f.statuses)):
+    for col, values in (("category", f.categories), ("source", f.sources),
+                        ("severity", f.severities), ("status", f.statuses)):
         if values:
             where.append(f"{alias}.{col} = ANY(:f_{col})")
             params[f"f_{col}"] = list(values)

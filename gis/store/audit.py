@@ -13,7 +13,7 @@ ACTIONS = ("sign_in", "sign_in_failed", "sign_out", "token_create", "token_revok
            "incident_import", "export", "plan_edit", "plan_publish", "incident_transition",
            "history_reassign", "deadline_update", "staff_import", "camera_import",
            "post_import", "road_import", "coverage_settings", "boundary_activate",
-           "demo_remove")
+           "demo_remove", "category_update")
 
 
 def record(conn: Connection, principal: Principal | None, action: str, target: str | None = None,

@@ -54,6 +54,7 @@ class ItemQuery:
     start: datetime | None = None
     end: datetime | None = None
     category: str | None = None
+    sources: tuple[str, ...] = ()
     simplify: float | None = None  # tolerance in degrees for map display
 
 
@@ -76,6 +77,9 @@ def _select(coll: Collection, q: ItemQuery) -> tuple[str, str, dict]:
         if q.category:
             where.append("a.category = :category")
             params["category"] = q.category
+        if q.sources:
+            where.append("a.source = ANY(:sources)")
+            params["sources"] = list(q.sources)
         order = "a.id"
         clause, scope_params = incident_clause(q.scope, "a")
     elif coll.table == "grid":

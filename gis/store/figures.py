@@ -20,6 +20,9 @@ filters, counted in the active generation's grid they are assigned to (own assig
 recorded re-assignment, or their point). Incidents outside every grid form a row of their own
 ("uncovered"), and at hamlet level so do those in grids without a hamlet ("no unit at this
 level"). Dates apply to occurred_at, in China time, both inclusive.
+
+by_key gives the same figures (without households) per category or per source of the same
+selection instead of per unit.
 """
 from __future__ import annotations
 
@@ -49,12 +52,16 @@ COLUMNS = (
     ("resolved_grid", "网格化解", "Resolved at grid"),
     ("resolved_village", "村级化解", "Resolved at village"),
     ("resolved_township", "乡镇化解", "Resolved at township"),
-    ("resolved_city", "市级化解", "Resolved at city"),
+    ("resolved_city", "县/市级化解", "Resolved at city"),
+    ("resolved_prefecture", "地级市化解", "Resolved at prefecture"),
+    ("resolved_province", "省级化解", "Resolved at province"),
     ("resolved_level_unknown", "化解层级未知", "Resolved, level unknown"),
     ("share_grid", "网格化解占比", "Share resolved at grid"),
     ("share_village", "村级化解占比", "Share resolved at village"),
     ("share_township", "乡镇化解占比", "Share resolved at township"),
-    ("share_city", "市级化解占比", "Share resolved at city"),
+    ("share_city", "县/市级化解占比", "Share resolved at city"),
+    ("share_prefecture", "地级市化解占比", "Share resolved at prefecture"),
+    ("share_province", "省级化解占比", "Share resolved at province"),
     ("median_hours_to_resolve", "化解用时中位数(小时)", "Median hours to resolve"),
     ("overdue", "超期数", "Overdue"),
     ("per_1000_households", "每千户事件数", "Incidents per 1,000 households"),
@@ -182,3 +189,62 @@ def figures(conn: Connection, scope: Scope, level: str, f: IncidentFilter,
         elif r["kind"] != "unit":
             r["unit_name"] = GROUP_LABELS[NO_UNIT if r["kind"] == "no_unit" else UNCOVERED]
     return {"units": rows[:-1], "total": rows[-1], "now": now}
+
+
+BY_KEYS = ("category", "source")
+# (key, Chinese, English) of the figures per category or source, after the key's own columns
+BY_MEASURES = tuple(c for c in COLUMNS if c[0] not in ("unit_code", "unit_name", "kind",
+                                                       "households", "per_1000_households"))
+COUNTED = ("found", "mediated", "resolved", *(f"resolved_{lv}" for lv in HANDLING_LEVELS),
+           "resolved_level_unknown", "overdue")  # counts (0 without incidents; others None)
+
+
+def by_key(conn: Connection, scope: Scope, key: str, f: IncidentFilter,
+           unit_scope: Scope | None, generation_id: int) -> dict:
+    """Figures per category or source (`key`) of the selection (as `figures` selects):
+    {"rows": [row, ...] (kind = key, `key` holding the code or source, in code order),
+    "total": row (kind 'total'), "now": time}; rows have the BY_MEASURES keys. Values
+    without incidents have no row."""
+    if key not in BY_KEYS:
+        raise ValueError(key)
+    done_sql = f"i.status IN ({_list(DONE)})"
+    sel, params = selection(conn, scope, f, unit_scope, generation_id, columns=(
+        f"i.{key} AS key", f"{done_sql} AS done", "i.resolved_level",
+        f"(i.mediated_at IS NOT NULL OR i.status IN ('mediating', {_list(DONE)})) AS mediated",
+        f"({overdue_accept_sql('i')} OR {overdue_resolve_sql('i')}) AS overdue",
+        f"CASE WHEN i.resolved_at IS NOT NULL AND {done_sql} THEN "
+        "extract(epoch FROM i.resolved_at - i.reported_at) / 3600 END AS hours"))
+    per_level = ",\n".join(
+        f"count(*) FILTER (WHERE done AND resolved_level = '{lv}') AS resolved_{lv}"
+        for lv in HANDLING_LEVELS)
+    known = " + ".join(f"resolved_{lv}" for lv in HANDLING_LEVELS)
+    shares = ",\n".join(
+        f"round(resolved_{lv}::numeric / NULLIF({known}, 0), 4)::float AS share_{lv}"
+        for lv in HANDLING_LEVELS)
+    sql = f"""
+    WITH agg AS (
+        SELECT key, GROUPING(key) AS is_total, count(*) AS found,
+               count(*) FILTER (WHERE mediated) AS mediated,
+               count(*) FILTER (WHERE done) AS resolved,
+               {per_level},
+               count(*) FILTER (WHERE overdue) AS overdue,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY hours) AS median_hours
+        FROM ({sel}) sel GROUP BY GROUPING SETS ((key), ())
+    )
+    SELECT CASE WHEN is_total = 1 THEN NULL ELSE key END AS key,
+           CASE WHEN is_total = 1 THEN 'total' ELSE '{key}' END AS kind,
+           found, mediated, resolved,
+           round(resolved::numeric / NULLIF(found, 0), 4)::float AS resolution_rate,
+           {', '.join(f'resolved_{lv}' for lv in HANDLING_LEVELS)},
+           resolved - ({known}) AS resolved_level_unknown,
+           {shares},
+           round(median_hours::numeric, 2)::float AS median_hours_to_resolve,
+           overdue, now() AS now
+    FROM agg ORDER BY is_total, key COLLATE "C"
+    """
+    rows = [dict(r) for r in conn.execute(text(sql), params).mappings()]
+    now = rows[-1]["now"]
+    for r in rows:
+        del r["now"]
+    del rows[-1]["key"]
+    return {"rows": rows[:-1], "total": rows[-1], "now": now}

@@ -76,14 +76,16 @@ def bulk_insert(conn: Connection, frame: pd.DataFrame, batch_size: int = 25_000,
                       "WITH NO DATA"))
     cols = [*STORED, "geom", "accept_due_at", "resolve_due_at"]
     # Due times set here, once per statement, spare the per-row trigger (migration 0009); the
-    # formula is the trigger's (migration 0005), at the default handling level 'grid'.
+    # formula is the trigger's (migration 0014), at the default handling level 'grid': the
+    # category's hours where it has them, else the level rule's.
     insert = text(
         f"INSERT INTO incident ({', '.join(cols)}) "
         f"SELECT {', '.join('s.' + c for c in STORED)}, "
         "ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326), "
-        "s.reported_at + make_interval(secs => r.accept_hours * 3600), "
-        "s.reported_at + make_interval(secs => r.resolve_hours * 3600) "
+        "s.reported_at + make_interval(secs => coalesce(c.accept_hours, r.accept_hours) * 3600), "
+        "s.reported_at + make_interval(secs => coalesce(c.resolve_hours, r.resolve_hours) * 3600) "
         "FROM incident_stage s LEFT JOIN deadline_rule r ON r.level = 'grid' "
+        "LEFT JOIN category c ON c.code = s.category "
         "ON CONFLICT (source, external_id) DO NOTHING")
     raw = conn.connection.driver_connection
     inserted = 0

@@ -24,8 +24,7 @@ from threading import Lock
 from gis.access.roles import Principal
 from gis.domain import LEVEL_PLURAL
 from gis.errors import InputError, NotFound
-from gis.incidents.filters import parse_filter
-from gis.incidents.selection import unit_scope
+from gis.incidents.selection import read_filter, unit_scope
 from gis.results.cache import for_tiles
 from gis.store import aggregates
 from gis.store import boundaries as bstore
@@ -44,7 +43,7 @@ INCIDENT_POINTS_FROM = 14      # single incidents from this zoom, binned below i
 SCHEMA = "1"                   # bump when what a tile holds changes
 BOUNDARY_MAX_AGE = 86400
 INCIDENT_MAX_AGE = 60
-FILTER_KEYS = ("category", "severity", "status", "start", "end", "days", "unit")
+FILTER_KEYS = ("category", "source", "severity", "status", "start", "end", "days", "unit")
 COVERAGE_KEYS = ("minutes", "kind")
 CAMERA_POINTS_FROM = 14        # single cameras from this zoom, binned below it
 VIEWS_FROM = 12                # fields of view from this zoom (empty below)
@@ -79,10 +78,10 @@ def _check_xyz(z: int, x: int, y: int) -> None:
         raise InputError(f"tile {x}/{y} does not exist at zoom {z}", field="x")
 
 
-def _generation(conn: Connection, args) -> int:
+def _generation(conn: Connection, args, scope) -> int:
     raw = args.get("g")
     if raw in (None, ""):
-        return bstore.require_active_generation(conn)["id"]
+        return bstore.require_active_generation(conn, scope, root=args.get("root"))["id"]
     try:
         gen_id = int(raw)
     except ValueError:
@@ -116,7 +115,7 @@ def prepare(conn: Connection, actor: Principal, layer: str, z: int, x: int, y: i
     if layer not in LAYERS:
         raise NotFound(f"no tile layer {layer!r}; layers: {', '.join(LAYERS)}")
     _check_xyz(z, x, y)
-    gen_id = _generation(conn, args)
+    gen_id = _generation(conn, args, actor.scope)
     if layer in SHAPE_LAYERS and not args.get("result"):
         raise InputError(f"layer {layer} draws a coverage result: give ?result=",
                          field="result")
@@ -153,7 +152,7 @@ def build(conn: Connection, actor: Principal, req: TileRequest, args) -> bytes:
     if req.layer in AREA_LAYERS:
         return tstore.areas(conn, req.generation_id, actor.scope, AREA_LAYERS[req.layer], req.z,
                             req.x, req.y, result)
-    f = parse_filter(args)
+    f = read_filter(conn, args)
     where, params = aggregates.filter_clause(f, "i")
     narrowed = unit_scope(conn, actor.scope, f)
     if narrowed is not None:  # the jurisdiction (in the tile query) and the unit filter

@@ -5,7 +5,6 @@ checked against their parents at every level."""
 from __future__ import annotations
 
 import pytest
-import shapely
 from sqlalchemy import text
 
 from gis.access.scope import Scope, Unit, ancestor_codes
@@ -14,7 +13,7 @@ from gis.boundaries.read import read_boundary_set
 from gis.boundaries.validate import validate_boundary_set
 from gis.domain import code_problem
 from gis.incidents.submit import submit_incident
-from gis.store import db, scratch
+from gis.store import db
 from tests.helpers import client_for, factory, make_account, petition, unique
 
 PREF, (D1, D2) = factory.PREFECTURE, factory.DISTRICTS
@@ -22,10 +21,8 @@ IN_D1, IN_D2 = (126.05, 45.65), (126.35, 45.95)
 
 
 @pytest.fixture(scope="module")
-def harbin(admin_engine, template_db, tmp_path_factory):
-    import uuid
-    name = f"gridgis_test_levels_{uuid.uuid4().hex[:6]}"
-    url = scratch.create_database(admin_engine, name, template=template_db)
+def harbin(module_db, tmp_path_factory):
+    url = module_db
     path = factory.write(factory.prefecture_layers(),
                          tmp_path_factory.mktemp("pref") / "harbin.gpkg")
     report = import_boundaries(db.engine(url), path, commit=True, name="harbin")
@@ -39,7 +36,6 @@ def harbin(admin_engine, template_db, tmp_path_factory):
         "prefecture": make_account(url, "lv-pref", "official", [PREF]),
         "district": make_account(url, "lv-d1", "official", [D1])}}
     eng.dispose()
-    scratch.drop_database(admin_engine, name)
 
 
 def client(world, who):
@@ -168,3 +164,72 @@ def test_codes_are_checked_against_parents_at_every_level(tmp_path):
         "230000000000", "230100000000", "230102000000", "230102001000", "230102001001"]
     assert Scope((Unit("prefecture", PREF),)).contains_code("230103002001001")
     assert not Scope((Unit("city", D1),)).contains_code("230103002001001")
+
+
+def test_rates_start_under_the_root_and_drill_down(harbin):
+    admin = client(harbin, "admin")
+    body = admin.get("/api/v1/analysis/rates").get_json()
+    assert body["level"] == "city" and body["child"] == "township"
+    assert {r["code"] for r in body["rows"]} == {D1, D2}
+    body = admin.get(f"/api/v1/analysis/rates?level=township&unit={D1}").get_json()
+    assert body["child"] == "village"
+    assert {r["code"][:6] for r in body["rows"]} == {D1[:6]}
+    page = admin.get("/maps/rates").get_data(as_text=True)
+    assert 'name="level" value="city" data-default="city"' in page
+
+
+def test_drilling_up_follows_the_ladder(harbin):
+    admin = client(harbin, "admin")
+    body = admin.get(f"/api/v1/analysis/rates?level=township&unit={D1}").get_json()
+    assert body["up"] == {"level": "city", "unit": None}
+    body = admin.get("/api/v1/analysis/rates?level=village&unit=230102001000").get_json()
+    assert body["up"] == {"level": "township", "unit": D1}
+
+
+@pytest.mark.parametrize("who", ["admin", "prefecture", "district"])
+def test_every_page_serves_a_prefecture_deployment(harbin, who):
+    c = client(harbin, who)
+    for path in ("/", "/maps/coverage", "/maps/coverage/staff", "/maps/coverage/cameras",
+                 "/maps/coverage/response", "/maps/coverage/blind-spots", "/maps/hotspots",
+                 "/maps/rates", "/maps/plans"):
+        res = c.get(path)
+        plans_for_officials = path == "/maps/plans" and who != "admin"
+        assert res.status_code == (403 if plans_for_officials else 200), (who, path)
+    for path in ("/api/v1/coverage/staffing", "/api/v1/coverage/blind-spots",
+                 "/api/v1/analysis/hotspots", "/api/v1/analysis/rates?level=village"):
+        res = c.get(path)
+        assert res.status_code == 200, (who, path, res.get_data(as_text=True)[:300])
+
+
+def test_escalation_climbs_to_the_prefecture_and_stops_there(harbin):
+    admin, district, prefecture = (client(harbin, w) for w in ("admin", "district", "prefecture"))
+    with db.engine(harbin["url"]).begin() as conn:
+        inc, _ = submit_incident(conn, petition(unique("e"), *IN_D1), scope=Scope.all())
+    path = f"/api/v1/incidents/{inc['id']}"
+    seen = []
+    for who in (admin, admin, admin, district):  # grid -> village -> township -> city -> prefecture
+        state = who.get(f"{path}/events").get_json()["incident"]
+        res = who.post(f"{path}/transitions", json={"action": "escalate", "version":
+                                                    state["version"], "note": "上交 up"})
+        assert res.status_code == 200, res.get_json()
+        seen.append(res.get_json()["incident"]["handling_level"])
+    assert seen == ["village", "township", "city", "prefecture"]
+    state = district.get(f"{path}/events").get_json()["incident"]
+    assert state["allowed_actions"] == []  # above the district now
+    assert district.post(f"{path}/transitions", json={"action": "accept",
+                                                      "version": state["version"]}
+                         ).status_code == 403
+    state = prefecture.get(f"{path}/events").get_json()["incident"]
+    assert "escalate" not in state["allowed_actions"] and "accept" in state["allowed_actions"]
+    res = prefecture.post(f"{path}/transitions", json={"action": "escalate", "version":
+                                                       state["version"], "note": "x"})
+    assert res.status_code == 422 and "top level of its ladder" in res.get_json()["error"]["message"]
+    res = prefecture.post(f"{path}/transitions", json={"action": "accept",
+                                                       "version": state["version"]})
+    assert res.status_code == 200
+    with db.engine(harbin["url"]).connect() as conn:
+        due = conn.execute(text("SELECT resolve_due_at - escalated_at FROM incident "
+                                "WHERE id = :i"), {"i": inc["id"]}).scalar()
+        rule = conn.execute(text("SELECT resolve_hours FROM deadline_rule "
+                                 "WHERE level = 'prefecture'")).scalar()
+    assert due.total_seconds() == float(rule) * 3600

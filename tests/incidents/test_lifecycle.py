@@ -475,7 +475,8 @@ def test_deadlines_are_read_by_all_and_changed_by_administrators_for_new_inciden
     admin, official = lw["clients"]["admin"], lw["clients"]["township"]
     rules = official.get("/api/v1/deadlines").get_json()["rules"]
     assert [(r["level"], r["accept_hours"], r["resolve_hours"]) for r in rules] == [
-        ("grid", 24, 72), ("village", 24, 168), ("township", 48, 360), ("city", 72, 720)]
+        ("grid", 24, 72), ("village", 24, 168), ("township", 48, 360), ("city", 72, 720),
+        ("prefecture", 72, 720), ("province", 72, 720)]  # the two above start as the city
     old = report(lw)
     new_rule = {"rules": [{"level": "grid", "accept_hours": 2, "resolve_hours": 12.5},
                           {"level": "village", "accept_hours": 6, "resolve_hours": 48}]}
@@ -491,7 +492,7 @@ def test_deadlines_are_read_by_all_and_changed_by_administrators_for_new_inciden
         got = {r["level"]: (r["accept_hours"], r["resolve_hours"])
                for r in res.get_json()["rules"]}
         assert got == {"grid": (2, 12.5), "village": (6, 48), "township": (48, 360),
-                       "city": (72, 720)}
+                       "city": (72, 720), "prefecture": (72, 720), "province": (72, 720)}
         fresh = row(lw, report(lw))
         assert fresh["resolve_due_at"] - fresh["reported_at"] == timedelta(hours=12.5)
         assert fresh["accept_due_at"] - fresh["reported_at"] == timedelta(hours=2)

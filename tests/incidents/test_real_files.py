@@ -356,8 +356,13 @@ def test_bad_mappings_name_what_is_wrong(url, tmp_path):
                                          " the file's columns: CaseNo, Kind, When, X, Y"):
         import_incidents(db.engine(url), path, options=TableOptions(
             columns={"external_id": "caseno"}))   # found without regard to case
-    with pytest.raises(InputError, match="'dispute' is not a category"):
-        TableOptions(categories={"纠纷": "dispute"})
+    with pytest.raises(InputError, match="'纠纷' is not a category code"):
+        TableOptions(categories={"类型": "纠纷"})
+    with pytest.raises(InputError, match="category map 纠纷=dispute: unknown category "
+                                         "'dispute'; use one of: dispute_neighbour, "):
+        import_incidents(db.engine(url), path, options=TableOptions(
+            columns={"external_id": "CaseNo", "category": "Kind", "occurred_at": "When",
+                     "lon": "X", "lat": "Y"}, categories={"纠纷": "dispute"}))
     with pytest.raises(InputError, match="unknown time zone 'China/Beijing'"):
         TableOptions(tz="China/Beijing")
     with pytest.raises(InputError, match="has no %-directive"):

@@ -158,6 +158,10 @@ def get_paths(world):
     yield f"/api/v1/locate?lon={OUTSIDE[0]}&lat={OUTSIDE[1]}"
     yield "/api/v1/me"
     yield "/api/v1/tokens"
+    yield "/api/v1/categories"
+    yield "/api/v1/categories?inactive=true"
+    yield "/api/v1/figures?level=township&by=category&source=walk"
+    yield "/api/v1/figures?by=source"
     yield "/api/v1/accounts"
     yield "/api/v1/audit?limit=1000"
     yield "/api/v1/openapi.json"
@@ -546,6 +550,34 @@ def test_coverage_writes_outside_the_jurisdiction_change_nothing(world, reached,
         res = w.send("PUT", f"/api/v1/staff/own-{name}", json={
             "name": "某", "role": "full_time", "grids": [own_grid]})
         assert res.status_code == 200 and res.get_json()["updated"] == 1
+
+
+@pytest.mark.parametrize("name", list(ACCOUNTS))
+def test_category_changes_are_the_administrators(world, reached, name):
+    """Every account reads the categories; only an administrator adds, changes or loads
+    them (403 for the others, and nothing changes)."""
+    w = Walker(world, name, reached)
+    eng = db.engine(world["url"])
+
+    def state():
+        with eng.connect() as conn:
+            return conn.execute(text("SELECT * FROM category ORDER BY code")).all()
+
+    before = state()
+    res = w.send("GET", "/api/v1/categories")
+    assert res.status_code == 200 and "petition" in {c["code"] for c in
+                                                     res.get_json()["categories"]}
+    admin = w.account["role"] == "admin"
+    res = w.send("POST", "/api/v1/categories", json={
+        "code": f"walk_{name.replace('-', '_')}", "name_zh": "巡检", "name_en": "Walk"})
+    assert res.status_code == (201 if admin else 403)
+    code = f"walk_{name.replace('-', '_')}" if admin else "petition"
+    res = w.send("PATCH", f"/api/v1/categories/{code}", json={"active": False})
+    assert res.status_code == (200 if admin else 403)
+    res = w.send("POST", "/api/v1/categories/sets/cjt214")
+    assert res.status_code == (200 if admin else 403)
+    if not admin:
+        assert state() == before
 
 
 def test_every_endpoint_is_walked(world, reached):

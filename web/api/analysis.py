@@ -19,9 +19,9 @@ bp = Blueprint("analysis_api", __name__, url_prefix="/api/v1")
 @bp.get("/figures")
 @requires("incident.read")
 def get_figures():
-    """Resolution figures per unit at ?level= within the jurisdiction and the filters;
-    ?format=csv for a spreadsheet (UTF-8 with BOM, an audited export). JSON answers are stored
-    (only computing is heavy work)."""
+    """Resolution figures per unit at ?level= (or per category or source: ?by=) within the
+    jurisdiction and the filters; ?format=csv for a spreadsheet (UTF-8 with BOM, an audited
+    export). JSON answers are stored (only computing is heavy work)."""
     with engine().connect() as conn:
         out = figures.figures(conn, principal(), request.args, origin=origin(),
                               guard=heavy_section)
@@ -56,7 +56,10 @@ DATE = {"type": "string", "format": "date"}
 _FIGURE_ROW = {"type": "object", "required": ["kind", "found", "mediated", "resolved"],
                "properties": {
                    "unit_code": NULLABLE_STR, "unit_name": NULLABLE_STR,
-                   "kind": {"type": "string", "enum": ["unit", "no_unit", "uncovered", "total"]},
+                   "kind": {"type": "string", "enum": ["unit", "no_unit", "uncovered", "total",
+                                                       "category", "source"]},
+                   **{k: NULLABLE_STR for k in ("category", "source", "name_zh", "name_en",
+                                                "parent_class")},
                    "households": {"type": "integer", "nullable": True},
                    **{k: INT for k in ("found", "mediated", "resolved", "overdue",
                                         "resolved_level_unknown",
@@ -64,9 +67,13 @@ _FIGURE_ROW = {"type": "object", "required": ["kind", "found", "mediated", "reso
                    **{k: NUM for k in ("resolution_rate", "median_hours_to_resolve",
                                         "per_1000_households",
                                         *(f"share_{lv}" for lv in HANDLING_LEVELS))}}}
+ROOT = param("root", description="the root unit's code (a city, prefecture or province) whose "
+             "active generation to read, where several are side by side; default: the "
+             "account's own")
 FILTER_PARAMS = [
-    param("category", description="categories separated by commas; "
-           "'dispute' for every dispute"),
+    param("category", description="categories separated by commas (GET /categories lists "
+           "them); 'dispute' for every dispute"),
+    param("source", description="sources separated by commas, e.g. 12345,api"),
     param("severity", description="low, medium, high (commas for several)"),
     param("status", description="statuses separated by commas"),
     param("start", schema=DATE, description="YYYY-MM-DD, China time, inclusive"),
@@ -100,7 +107,7 @@ OPENAPI_PATHS = {
                                        "enum": ["township", "village", "hamlet", "grid"]}),
                 param("measure", schema={"type": "string",
                                          "enum": ["rate", "count", "resolution", "overdue"]}),
-                *FILTER_PARAMS], tag="analysis")},
+                *FILTER_PARAMS, ROOT], tag="analysis")},
     "/analysis/hotspots": {"get": op(
         "Hot spots: kernel density bands, a heat-map sample, Getis-Ord Gi* per grid (analytic "
         "at once; inference=permutation runs 9,999 permutations in the background: 202 with "
@@ -126,19 +133,24 @@ OPENAPI_PATHS = {
                                            "maximum": 20000}, description="metres"),
                 param("inference", schema={"type": "string",
                                            "enum": ["analytic", "permutation"]}),
-                *FILTER_PARAMS], tag="analysis")},
+                *FILTER_PARAMS, ROOT], tag="analysis")},
     "/figures": {"get": op(
         "Resolution figures per unit: found, mediated, resolved, shares by level, median "
-        "hours to resolve, overdue, per 1,000 households (format=csv: UTF-8 with BOM)",
+        "hours to resolve, overdue, per 1,000 households (format=csv: UTF-8 with BOM); "
+        "by=category or by=source: the same per category or source (rows) instead of units",
         {"200": {"description": "OK", "content": {
             "application/json": {"schema": {
-                "type": "object", "required": ["level", "units", "total"], "properties": {
-                    "level": {"type": "string"}, "filters": {"type": "object"}, "now": TIME,
+                "type": "object", "required": ["by", "total"], "properties": {
+                    "level": {"type": "string"}, "by": {"type": "string", "enum": list(figures.BY)},
+                    "filters": {"type": "object"}, "now": TIME,
                     "units": {"type": "array", "items": _FIGURE_ROW},
+                    "rows": {"type": "array", "items": _FIGURE_ROW},
                     "total": _FIGURE_ROW}}},
             "text/csv": {"schema": {"type": "string"}}}}},
         params=[param("level", schema={"type": "string", "enum": list(figures.FIGURE_LEVELS)}),
-                *FILTER_PARAMS,
+                param("by", schema={"type": "string", "enum": list(figures.BY)},
+                      description="unit (default), category or source"),
+                *FILTER_PARAMS, ROOT,
                 param("format", schema={"type": "string", "enum": ["json", "csv"]})],
         tag="analysis")},
 }

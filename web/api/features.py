@@ -7,7 +7,6 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, jsonify, request, url_for
 
-from gis.domain import CATEGORIES
 from gis.features import collections as fc
 from web.auth import origin, principal, requires
 from web.database import engine
@@ -101,6 +100,7 @@ def collection_items(collection_id):
                                   bbox=request.args.get("bbox"),
                                   datetime_range=request.args.get("datetime"),
                                   category=request.args.get("category"),
+                                  source=request.args.get("source"),
                                   query=request.query_string.decode(), origin=origin())
     args = {k: v for k, v in request.args.items() if k not in ("offset",)}
     self_url = url_for("features_api.collection_items", collection_id=coll.id, _external=True,
@@ -155,7 +155,9 @@ OPENAPI_PATHS = {
         params=[COLLECTION_ID, *PAGING,
                 param("bbox", description="minLon,minLat,maxLon,maxLat"),
                 param("datetime", description="RFC 3339 instant or interval a/b"),
-                param("category", schema={"type": "string", "enum": list(CATEGORIES)})],
+                param("category", description="incidents: a category code (GET /categories "
+                      "lists them)"),
+                param("source", description="incidents: sources separated by commas")],
         tag="features")},
     "/collections/{collection_id}/items/{fid}": {"get": op(
         "One feature", {"200": geojson_response(ref("Feature"))},

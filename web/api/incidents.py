@@ -105,7 +105,7 @@ IMPORT_FIELDS = {
     "generate_ids": {**FLAG, "description": "ids from each row's content (files whose ids "
                                             "repeat)"},
 }
-FILTER_PARAMS = [param("category"), param("severity"), param("status"),
+FILTER_PARAMS = [param("category"), param("source"), param("severity"), param("status"),
                  param("start", schema={"type": "string", "format": "date"}),
                  param("end", schema={"type": "string", "format": "date"}),
                  param("days", schema={"type": "integer", "minimum": 1, "maximum": 3660}),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from web.cli import accounts, boundaries, coverage, db, demo, incidents, planning
+from web.cli import accounts, boundaries, categories, coverage, db, demo, incidents, planning
 from web.cli.common import GridgisGroup, ready_engine
 
 
@@ -16,6 +16,7 @@ def main():
 main.add_command(db.group, "db")
 main.add_command(boundaries.group, "boundaries")
 main.add_command(incidents.group, "incidents")
+main.add_command(categories.group, "categories")
 main.add_command(demo.group, "demo")
 main.add_command(accounts.group, "accounts")
 main.add_command(planning.group, "plans")

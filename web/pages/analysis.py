@@ -8,7 +8,9 @@ import folium
 from flask import Blueprint, render_template, request, url_for
 
 from gis.analysis import reports, results
-from gis.domain import CATEGORIES, LEVEL_LABELS, LEVEL_PLURAL
+from gis.categories.manage import catalogue
+from gis.categories.rules import Catalogue
+from gis.domain import LEVEL_LABELS, LEVEL_PLURAL
 from gis.incidents.filters import IncidentFilter, parse_filter
 from gis.tiles.layers import grid_min_zoom
 from web.auth import principal, requires
@@ -35,7 +37,7 @@ GI_TOOLTIP = [["code", "网格 Grid"], ["name", "名称 Name"], ["parent", "所�
 def hotspots():
     """The hot-spot map's shell: the map, the filters and an empty panel; density, heat and
     Gi* come from /api/v1/analysis/hotspots, the Gi* grids from tiles carrying its values."""
-    f = parse_filter(request.args)
+    f, cats = _filter()
     bandwidth = reports.parse_bandwidth(request.args.get("bandwidth"))
     m, control, gen, min_zoom = _report_map(f)
     gi = {"layer": "grids", "fill": {"property": "colour", "missing": "#eeeeee"},
@@ -52,7 +54,7 @@ def hotspots():
                            page="hotspots", bandwidth=bandwidth, bandwidths=reports.BANDWIDTH_M,
                            default_bandwidth=reports.DEFAULT_BANDWIDTH_M,
                            args_inference=request.args.get("inference", ""),
-                           page_config=config, page_url=config["page_url"], **_form(f),
+                           page_config=config, page_url=config["page_url"], **_form(f, cats),
                            **map_parts(m, expose=(control,)))
 
 
@@ -67,8 +69,10 @@ RATE_LAYERS = {**LEVEL_PLURAL, "grid": "grids"}
 def rates():
     """The rates map's shell: the map, the filters and an empty panel; the figures come from
     /api/v1/analysis/rates and the units from tiles carrying the answer's values."""
-    level, measure = results.rates_choice(request.args)
-    f = parse_filter(request.args)
+    with engine().connect() as conn:
+        default = results.default_rates_level(conn, principal().scope, request.args)
+    level, measure = results.rates_choice(request.args, default)
+    f, cats = _filter()
     m, control, gen, min_zoom = _report_map(f)
     layers = {}
     for lv, name in RATE_LAYERS.items():
@@ -84,8 +88,9 @@ def rates():
               "level_labels": {k: list(v) for k, v in LEVEL_LABELS.items()}}
     return render_template("analysis/rates.html", title="分级事件率 Incident rates",
                            page="rates", level=level, measure=measure,
+                           default_level=default,
                            measures=reports.MEASURES, page_config=config,
-                           page_url=config["page_url"], **_form(f),
+                           page_url=config["page_url"], **_form(f, cats),
                            **map_parts(m, expose=(control,)))
 
 
@@ -105,7 +110,16 @@ def _report_map(f: IncidentFilter) -> tuple[folium.Map, folium.LayerControl, int
     return m, control, gen, min_zoom
 
 
-def _form(f: IncidentFilter) -> dict:
-    return {"args": f.raw, "filter_args": f.args(), "categories": CATEGORIES,
+def _filter() -> tuple[IncidentFilter, Catalogue]:
+    """The page's filter over the deployment's categories, and the categories."""
+    with engine().connect() as conn:
+        cats = catalogue(conn)
+    return parse_filter(request.args, categories=cats), cats
+
+
+def _form(f: IncidentFilter, cats: Catalogue) -> dict:
+    # the form offers every category by parent class (deactivated ones for past incidents)
+    return {"args": f.raw, "filter_args": f.args(),
+            "category_groups": cats.parent_classes(active_only=False),
             "severities": SEVERITY_LABELS, "statuses": STATUS_LABELS,
             "level_labels": LEVEL_LABELS}
