@@ -3,6 +3,8 @@ active again."""
 from __future__ import annotations
 
 from gis.access.roles import SYSTEM, Principal
+from gis.access.scope import Scope, Unit
+from gis.domain import LEVEL_OF_NUMBER
 from gis.errors import NotFound
 from gis.store import audit
 from gis.store import boundaries as bstore
@@ -28,6 +30,16 @@ def active_roots(conn: Connection) -> list[dict]:
     names = bstore.root_names(conn)
     return [{**generation_body(g), "root_name": names.get(g["id"])}
             for g in bstore.active_generations(conn)]
+
+
+def view_scope(conn: Connection, scope: Scope, root: str | None) -> Scope:
+    """The jurisdiction a reader views: an administrator's narrowed to one root's unit when
+    `root` (a root code) is given, so views that work from the jurisdiction show that city;
+    anyone else's as it is (NotFound for a root no active generation has)."""
+    if not root or not scope.everything:
+        return scope
+    gen = bstore.require_active_generation(conn, root=root)
+    return Scope((Unit(LEVEL_OF_NUMBER[gen["root_level"]], gen["root_code"]),))
 
 
 def list_generations(conn: Connection) -> list[dict]:

@@ -9,6 +9,7 @@ from sqlalchemy import text
 from gis.access.scope import Scope
 from gis.boundaries.generations import activate
 from gis.boundaries.importing import import_boundaries
+from gis.coverage.report import OUTSIDE_TOWNSHIPS
 from gis.incidents.importing import import_incidents
 from gis.incidents.submit import submit_incident
 from gis.store import boundaries as bstore
@@ -154,3 +155,18 @@ def test_an_administrators_map_page_stays_in_the_chosen_city(two):
     for root in (A, B):
         page = client(two, "admin").get(f"/maps/hotspots?root={root}").get_data(as_text=True)
         assert f"g={active[root]}" in page, root
+
+
+def test_coverage_views_of_the_chosen_city(two):
+    admin = client(two, "admin")
+    for root in (A, B):
+        body = admin.get(f"/api/v1/coverage/blind-spots/map?root={root}").get_json()
+        assert body["columns"][0][0] == "unit_name"
+        names = {r[0] for r in body["rows"]} - {OUTSIDE_TOWNSHIPS}
+        neighbour = {n for n in names if n.startswith("邻")}  # factory.neighbour_layers
+        assert names and neighbour == (names if root == B else set()), (root, names)
+        assert admin.get(f"/maps/coverage/staff?root={root}").status_code == 200
+    assert admin.get("/api/v1/coverage/blind-spots/map?root=999999000000").status_code == 404
+    # an official's root stays their own whatever the parameter says
+    body = client(two, "a").get(f"/api/v1/coverage/blind-spots/map?root={B}").get_json()
+    assert not any(r[0].startswith("邻") for r in body["rows"])

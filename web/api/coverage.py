@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
+from gis.boundaries.generations import view_scope
 from gis.coverage import assets, imports, report, settings, staff, tabs
 from gis.files import Download
 from web.auth import origin, principal, requires
@@ -168,7 +169,8 @@ def coverage_map(theme):
     keys of the results tiles draw; cached by generation, jurisdiction and data version (only
     computing is heavy work)."""
     with engine().connect() as conn:
-        return jsonify(tabs.answer(conn, principal().scope, theme, request.args.get("level"),
+        scope = view_scope(conn, principal().scope, request.args.get("root"))
+        return jsonify(tabs.answer(conn, scope, theme, request.args.get("level"),
                                    guard=heavy_section))
 
 
@@ -272,7 +274,9 @@ OPENAPI_PATHS = {
         {"200": json_response({"type": "object", "required": [
             "theme", "level", "stats", "legend", "columns", "rows", "result", "villages"]})},
         params=[param("theme", "path", {"type": "string", "enum": list(report.THEMES)}),
-                param("level", schema={"type": "string", "enum": list(tabs.UNIT_LEVELS)})],
+                param("level", schema={"type": "string", "enum": list(tabs.UNIT_LEVELS)}),
+                param("root", description="administrators: the root unit's code of the city "
+                      "to show, where several are side by side")],
         tag="coverage")},
     "/coverage/settings": {
         "get": op("Coverage settings", {"200": json_response({"type": "object",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import folium
 from flask import Blueprint, render_template, request, url_for
 
+from gis.boundaries.generations import view_scope
 from gis.coverage import report, tabs
 from gis.tiles import layers as tiles
 from gis.tiles.layers import grid_min_zoom
@@ -49,8 +50,8 @@ def _class_legend(breaks, colours, what: str) -> list[tuple[str, str, str]]:
 @bp.get("/coverage")
 @requires("view")
 def coverage():
-    scope = principal().scope
     with engine().connect() as conn:
+        scope = view_scope(conn, principal().scope, request.args.get("root"))
         view = report.grid_overview(conn, scope)
         min_zoom = grid_min_zoom(conn, view["generation"]["id"])
     gen, totals = view["generation"], view["totals"]
@@ -242,9 +243,9 @@ def _shape_defs(gen: int, theme: str) -> list[dict]:
 def _tab(key: str):
     """A coverage tab's shell."""
     theme = THEME_OF[key]
-    scope = principal().scope
     level = tabs.check(theme, request.args.get("level"))
     with engine().connect() as conn:
+        scope = view_scope(conn, principal().scope, request.args.get("root"))
         fr = tabs.frame(conn, scope)
         # one zoom later than the overview: a tab's classes need grids a few pixels wide, and
         # a tile then holds about a quarter as many (villages, with their classes, below)

@@ -86,7 +86,10 @@
   }
 
   function request(lvl) {
-    return fetch(cfg.api + "?" + new URLSearchParams({level: lvl}),
+    const q = new URLSearchParams({level: lvl});
+    const root = new URLSearchParams(window.location.search).get("root");
+    if (root) q.set("root", root);  // an administrator's chosen city
+    return fetch(cfg.api + "?" + q,
                  {credentials: "same-origin", headers: {Accept: "application/json"}})
       .then(function (res) {
         return res.json().catch(function () { return {}; })
