@@ -27,10 +27,9 @@ G1, G2, G3 = "231281101001001001", "231281101001002002", "231281102002001"
 
 
 @pytest.fixture
-def url(fresh_db, factory_gpkg):
-    from gis.boundaries.importing import import_boundaries
-    import_boundaries(db.engine(fresh_db), factory_gpkg, commit=True)
-    return fresh_db
+def url(factory_engine):
+    """A database of the test's own holding the factory boundary set."""
+    return factory_engine.url.render_as_string(hide_password=False)
 
 
 def stored(url):
