@@ -11,6 +11,7 @@ import re
 # county-level city), named so since the first deployments were county-level cities. Grids hang
 # below the lowest unit present (a hamlet in the countryside, a community in town).
 LEVELS = ("province", "prefecture", "city", "township", "village", "hamlet")
+LEVELS_UP = tuple(reversed(LEVELS))  # the units an incident or grid names, bottom up
 LEVEL_NUMBER = {name: i + 1 for i, name in enumerate(LEVELS)}
 LEVEL_OF_NUMBER = {n: name for name, n in LEVEL_NUMBER.items()}
 LEVEL_LABELS = {

@@ -3,12 +3,13 @@ account's jurisdiction."""
 from __future__ import annotations
 
 from gis.access.scope import OUTSIDE_JURISDICTION, Scope
+from gis.domain import LEVELS_UP
 from gis.errors import Forbidden
 from gis.store import boundaries as bstore
 from gis.store.db import Connection
 from gis.store.scope import point_in_scope
 
-UNIT_KEYS = ("hamlet", "village", "township", "city", "prefecture", "province")  # bottom up
+UNIT_KEYS = LEVELS_UP
 
 
 def describe_assignment(conn: Connection, gen_id: int, grid: dict | None) -> dict:

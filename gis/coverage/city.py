@@ -15,7 +15,7 @@ OUTSIDE_CITY = "不在市域内 outside the city: no boundary of the active gene
 
 
 def city_outline(conn: Connection, generation_id: int):
-    """The city outline of a boundary generation: the union of its city units, in EPSG:4326.
+    """The outline of a boundary generation: the union of its top units, in EPSG:4326.
 
     Parameters
     ----------

@@ -23,7 +23,6 @@ from gis.store import demo as dstore
 from gis.store.db import Engine
 
 
-
 def remove_demo(engine: Engine, *, other_incidents: str = "refuse", actor: Principal = SYSTEM,
                 origin: dict | None = None, say=lambda line: None) -> dict:
     """Remove the demo; returns what was removed (counts) and what was re-assigned."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 from gis.access.roles import Principal
 from gis.access.scope import OUTSIDE_JURISDICTION, Scope, not_visible
 from gis.boundaries.locate import UNIT_KEYS
-from gis.errors import Conflict, Forbidden, UnprocessableError
 from gis.categories.manage import catalogue
+from gis.errors import Conflict, Forbidden, UnprocessableError
 from gis.incidents.parse import parse_feature
 from gis.store import audit
 from gis.store import boundaries as bstore

@@ -218,17 +218,26 @@ def load_grids(conn: Connection, generation_id: int) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"), crs="EPSG:4326")
 
 
-def locate(conn: Connection, lon: float, lat: float, generation_id: int) -> dict | None:
-    """The grid covering a WGS84 point, with its units; smallest code wins on shared borders."""
+def _grid_at(conn: Connection, lon: float, lat: float, where: str, params: dict) -> dict | None:
+    """The grid covering a WGS84 point among the grids `where` selects (alias g), with its
+    generation and units; smallest code wins on shared borders."""
     row = conn.execute(text(f"""
         WITH pt AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS geom)
-        SELECT g.id, g.code, g.name, g.households, g.population,
+        SELECT g.generation_id, g.id, g.code, g.name, g.households, g.population,
                {", ".join("g." + c for c in UNIT_COLUMNS)}
         FROM grid g, pt
-        WHERE g.generation_id = :gen AND ST_Covers(g.geom, pt.geom)
+        WHERE {where} AND ST_Covers(g.geom, pt.geom)
         ORDER BY g.code COLLATE "C" LIMIT 1"""),
-        {"lon": lon, "lat": lat, "gen": generation_id}).mappings().first()
+        {"lon": lon, "lat": lat, **params}).mappings().first()
     return dict(row) if row else None
+
+
+def locate(conn: Connection, lon: float, lat: float, generation_id: int) -> dict | None:
+    """The grid of one generation covering a WGS84 point, with its units."""
+    grid = _grid_at(conn, lon, lat, "g.generation_id = :gen", {"gen": generation_id})
+    if grid:
+        grid.pop("generation_id")
+    return grid
 
 
 def locate_active(conn: Connection, lon: float, lat: float) -> tuple[int | None, dict | None]:
@@ -236,15 +245,9 @@ def locate_active(conn: Connection, lon: float, lat: float) -> tuple[int | None,
     grid covering it (smallest code on shared borders, across roots too), else no grid under
     the generation whose root outline covers the point, else (None, None)."""
     pt = {"lon": lon, "lat": lat}
-    row = conn.execute(text(f"""
-        WITH pt AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS geom)
-        SELECT g.generation_id, g.id, g.code, g.name, g.households, g.population,
-               {", ".join("g." + c for c in UNIT_COLUMNS)}
-        FROM grid g JOIN generation ge ON ge.id = g.generation_id AND ge.is_active, pt
-        WHERE ST_Covers(g.geom, pt.geom)
-        ORDER BY g.code COLLATE "C" LIMIT 1"""), pt).mappings().first()
-    if row:
-        grid = dict(row)
+    grid = _grid_at(conn, lon, lat,
+                    "g.generation_id IN (SELECT id FROM generation WHERE is_active)", {})
+    if grid:
         return grid.pop("generation_id"), grid
     gen = conn.execute(text("""
         SELECT a.generation_id FROM admin_area a

@@ -9,12 +9,13 @@ import pandas as pd
 from sqlalchemy import Connection, text
 
 from gis.access.scope import Scope
+from gis.domain import LEVELS_UP
 from gis.store.scope import incident_clause
 
 if TYPE_CHECKING:  # types of the features that call the store (no import at run time)
     from gis.incidents.parse import IncidentInput
 
-UNITS = ("hamlet", "village", "township", "city", "prefecture", "province")  # bottom up
+UNITS = LEVELS_UP
 ASSIGNMENT = ("generation_id", "grid_id", *(f"{u}_id" for u in UNITS))
 INPUT = ("source", "external_id", "category", "severity", "status", "occurred_at",
          "reported_at", "description", "input_crs", "input_x", "input_y")

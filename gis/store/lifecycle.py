@@ -7,11 +7,13 @@ from sqlalchemy import Connection, text
 
 from gis.access.roles import Principal
 from gis.access.scope import Scope
-from gis.domain import AWAITING_ACCEPTANCE, LEVEL_NUMBER, LIFECYCLE_FIELDS, OPEN
+from gis.domain import AWAITING_ACCEPTANCE, LEVEL_NUMBER, LEVELS_UP, LIFECYCLE_FIELDS, OPEN
 from gis.errors import Conflict
 from gis.store.scope import incident_clause
 
 STATE_COLUMNS = ", ".join(f"i.{c}" for c in ("reported_at", *LIFECYCLE_FIELDS))
+UNIT_CODES = ", ".join(f"(SELECT '{lv}:' || code FROM admin_area WHERE id = i.{lv}_id)"
+                       for lv in LEVELS_UP)
 LEVEL_NAME = "CASE a.level " + " ".join(f"WHEN {n} THEN '{name}'"
                                         for name, n in LEVEL_NUMBER.items()) + " END"
 
@@ -58,13 +60,7 @@ def load(conn: Connection, incident_id: int, scope: Scope, *, lock: bool = False
     row = conn.execute(text(f"""
         SELECT i.id, i.external_id, {STATE_COLUMNS}, now() AS now,
                CASE WHEN i.grid_id IS NOT NULL THEN ARRAY[
-                   'grid:' || (SELECT code FROM grid WHERE id = i.grid_id),
-                   (SELECT 'hamlet:' || code FROM admin_area WHERE id = i.hamlet_id),
-                   (SELECT 'village:' || code FROM admin_area WHERE id = i.village_id),
-                   (SELECT 'township:' || code FROM admin_area WHERE id = i.township_id),
-                   (SELECT 'city:' || code FROM admin_area WHERE id = i.city_id),
-                   (SELECT 'prefecture:' || code FROM admin_area WHERE id = i.prefecture_id),
-                   (SELECT 'province:' || code FROM admin_area WHERE id = i.province_id)]
+                   'grid:' || (SELECT code FROM grid WHERE id = i.grid_id), {UNIT_CODES}]
                ELSE ARRAY(SELECT {LEVEL_NAME} || ':' || a.code FROM admin_area a
                           WHERE a.generation_id = i.generation_id AND ST_Covers(a.geom, i.geom))
                END AS units
