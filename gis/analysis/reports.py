@@ -259,12 +259,17 @@ def levels_below_root(conn: Connection, gen: dict) -> list[str]:
             if n > (gen.get("root_level") or 0) and LEVEL_OF_NUMBER[n] != "hamlet"]
 
 
+def first_level(below: list[str]) -> str:
+    """The level a rates view starts at: the first under the root (grids when none)."""
+    return below[0] if below else "grid"
+
+
 def rates(conn: Connection, scope: Scope, args) -> RatesReport:
     """The rates report for URL parameters `args` (filters, level, measure)."""
     f = read_filter(conn, args)
     gen = bstore.require_active_generation(conn, scope, root=args.get("root"))
     below = levels_below_root(conn, gen)
-    level = args.get("level") or (below[0] if below else "grid")
+    level = args.get("level") or first_level(below)
     if level not in UNIT_LEVELS:
         raise InputError(f"level must be one of {', '.join(UNIT_LEVELS)}", field="level")
     measure = args.get("measure") or "rate"

@@ -73,8 +73,7 @@ def rates_choice(args, default: str = "township") -> tuple[str, str]:
 def default_rates_level(conn: Connection, scope: Scope, args) -> str:
     """The level a rates view starts at: the first one under the reader's root."""
     gen = bstore.require_active_generation(conn, scope, root=args.get("root"))
-    below = reports.levels_below_root(conn, gen)
-    return below[0] if below else "grid"
+    return reports.first_level(reports.levels_below_root(conn, gen))
 
 
 def frame(conn: Connection, scope: Scope, f: IncidentFilter) -> dict:
@@ -103,7 +102,7 @@ def rates(conn: Connection, scope: Scope, args, guard=nullcontext) -> dict:
     f = read_filter(conn, args)
     gen = bstore.require_active_generation(conn, scope, root=args.get("root"))
     below = reports.levels_below_root(conn, gen)
-    level, measure = rates_choice(args, below[0] if below else "grid")
+    level, measure = rates_choice(args, reports.first_level(below))
     gen_id = gen["id"]
     as_of = answer_time()
 
@@ -119,7 +118,8 @@ def rates(conn: Connection, scope: Scope, args, guard=nullcontext) -> dict:
         values = {int(row["id"]): v for row, v in zip(
             units[["id"]].to_dict("records"),
             records(units, ("colour", "incidents", "rate", "resolution_pct", "overdue")))}
-        meta = {"level": level, "measure": measure, "child": r.child, "up": up_link(f, level, below),
+        meta = {"level": level, "measure": measure, "child": r.child,
+                "up": up_link(f, level, below),
                 "caption": r.caption, "legend": [{"colour": c, "label": lab}
                                                  for c, lab in r.legend],
                 "totals": {k: plain(v) for k, v in r.totals.items()},
