@@ -55,17 +55,34 @@ CATEGORIES = {
     "petition": ("信访", "Petition"),
 }
 SEVERITIES = ("low", "medium", "high")
-STATUSES = ("reported", "accepted", "mediating", "resolved", "escalated", "closed")
+# Incident statuses (gis.incidents.lifecycle): the case-handling workflow
+# 上报 reported -> 受理 accepted (or 退回 returned) -> 立案 registered -> 派遣 dispatched ->
+# 处置 mediating -> 处置反馈 resolved -> 核查 verified -> 结案 closed -> 评价 evaluated;
+# escalated: sent one level up, awaiting acceptance there.
+STATUSES = ("reported", "accepted", "mediating", "resolved", "escalated", "closed",
+            "returned", "registered", "dispatched", "verified", "evaluated")
 AWAITING_ACCEPTANCE = ("reported", "escalated")
-OPEN = ("reported", "accepted", "mediating", "escalated")
-DONE = ("resolved", "closed")
+OPEN = ("reported", "accepted", "registered", "dispatched", "mediating", "escalated")
+DONE = ("resolved", "verified", "closed", "evaluated")
+FINAL = ("returned", "evaluated")
+# The stage whose clock runs in each status (limits in stage_limit, working hours)
+STAGES = ("accept", "dispatch", "handle", "verify")
+STAGE_OF = {"reported": "accept", "escalated": "accept", "accepted": "dispatch",
+            "registered": "dispatch", "dispatched": "handle", "mediating": "handle",
+            "resolved": "verify"}
+VERIFY_METHODS = ("on_site", "phone")
+SATISFACTION = ("satisfied", "basic", "unsatisfied")
 # Handling levels of the incident lifecycle, bottom to top (gis.incidents.lifecycle).
 # Above the county rung (`city`), the prefecture and the province where a deployment has them.
 HANDLING_LEVELS = ("grid", "village", "township", "city", "prefecture", "province")
 # The lifecycle columns of an incident (gis.incidents.lifecycle.State)
 LIFECYCLE_FIELDS = ("status", "handling_level", "version", "accepted_at", "mediated_at",
                     "resolved_at", "closed_at", "escalated_at", "accept_due_at",
-                    "resolve_due_at", "resolved_level")
+                    "resolve_due_at", "resolved_level", "returned_at", "registered_at",
+                    "dispatched_at", "verified_at", "evaluated_at", "assignee_account_id",
+                    "assignee_department_id", "resolved_by", "verified_by", "verify_method",
+                    "satisfaction", "rework_count", "stage_started_at", "stage_yellow_at",
+                    "stage_due_at")
 
 # Draft plans: their statuses and the file formats they and generations export to.
 PLAN_STATUSES = ("open", "published", "discarded")

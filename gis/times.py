@@ -24,3 +24,9 @@ def parse_time(value, field: str) -> datetime:
         raise UnprocessableError(f"{field} {value!r} is outside {EARLIEST.year}-"
                                  f"{LATEST.year - 1}", field=field)
     return dt
+
+
+def now() -> datetime:
+    """The current time, for what is judged against it (stage cards, the overdue tab). One
+    function, so that tests can move the clock forward."""
+    return datetime.now(timezone.utc)

@@ -29,8 +29,8 @@ def incident_body(conn: Connection, row: dict, scope: Scope | None = None) -> di
     does not hold where it lies (a report made from outside), the grid and units outside the
     jurisdiction and its ancestors are left out (null); `covered` still says whether a grid
     holds it."""
-    props = {k: row[k] for k in ("source", "external_id", "category", "severity", "status",
-                                 "description", "input_crs", "generation_id")}
+    props = {k: row[k] for k in ("public_id", "source", "external_id", "category", "severity",
+                                 "status", "description", "input_crs", "generation_id")}
     props["occurred_at"] = row["occurred_at"].isoformat()
     props["reported_at"] = row["reported_at"].isoformat()
     props["covered"] = row["grid_code"] is not None
@@ -46,9 +46,16 @@ def incident_body(conn: Connection, row: dict, scope: Scope | None = None) -> di
             "geometry": {"type": "Point", "coordinates": [row["lon"], row["lat"]]}}
 
 
-def get_incident(conn: Connection, incident_id: int, scope: Scope) -> dict:
-    """One incident inside the jurisdiction as a GeoJSON Feature (else not_visible)."""
+def get_incident(conn: Connection, incident_id: int, scope: Scope,
+                 account_id: int | None = None) -> dict:
+    """One incident inside the jurisdiction (or dispatched to account_id or its departments)
+    as a GeoJSON Feature (else not_visible)."""
     row = istore.get(conn, incident_id, scope=scope)
+    if row is None and account_id is not None:
+        # dispatched here from elsewhere: the handler sees where it lies in full
+        row = istore.get(conn, incident_id, scope=scope, account_id=account_id)
+        if row is not None:
+            return incident_body(conn, row, None)
     if row is None:
         raise not_visible(scope, "incident", incident_id)
     return incident_body(conn, row, scope)
@@ -77,7 +84,8 @@ def report_incident(conn: Connection, feature, crs: str | None, *, actor: Princi
                     origin: dict | None = None) -> tuple[dict, bool]:
     """An account reports one incident (submit_incident within its jurisdiction, under the
     account's source), audited when it is stored."""
-    body, created = submit_incident(conn, _with_source(feature, actor), crs, scope=actor.scope)
+    body, created = submit_incident(conn, _with_source(feature, actor), crs, scope=actor.scope,
+                                    reported_by=actor.account_id)
     if created:
         audit.record(conn, actor, "incident_create", f"incident/{body['id']}",
                      details={"external_id": body["properties"]["external_id"],
@@ -86,14 +94,22 @@ def report_incident(conn: Connection, feature, crs: str | None, *, actor: Princi
 
 
 def submit_incident(conn: Connection, feature, crs: str | None = None, *,
-                    scope: Scope) -> tuple[dict, bool]:
+                    scope: Scope, reported_by: int | None = None) -> tuple[dict, bool]:
     """Store one incident. Returns (feature, created). The same (source, external_id) sent again
     with the same content answers the stored incident (created False); with different content
     it is a Conflict and nothing changes.
 
     A point outside the scope is still stored, where it lies (in another unit's grid, or
     uncovered), keeping the reporting account's unit so that unit goes on seeing it (the body's
-    `reporter_unit`). Only an account with no unit at all is Forbidden."""
+    `reporter_unit`). Only an account with no unit at all is Forbidden.
+
+    A report without external_id (made in the app) gets a new case number (public_id) as
+    its external_id; systems that have ids of their own keep them."""
+    public_id = None
+    if isinstance(feature, dict) and isinstance(feature.get("properties"), dict) \
+            and feature["properties"].get("external_id") in (None, ""):
+        public_id = istore.next_public_id(conn)
+        feature = {**feature, "properties": {**feature["properties"], "external_id": public_id}}
     inc = parse_feature(feature, crs, categories=catalogue(conn))
     gen_id, grid = bstore.locate_active(conn, inc.lon, inc.lat)
     if gen_id is None:  # outside every root: kept under the reader's own
@@ -103,7 +119,8 @@ def submit_incident(conn: Connection, feature, crs: str | None = None, *,
     reporter = None if inside else reporter_unit(scope)
     if not inside and reporter is None:
         raise Forbidden(OUTSIDE_JURISDICTION)
-    new_id = istore.insert_one(conn, inc, _assignment(gen_id, grid), reporter)
+    new_id = istore.insert_one(conn, inc, _assignment(gen_id, grid), reporter,
+                               reported_by=reported_by, public_id=public_id)
     if new_id is not None:
         return incident_body(conn, istore.get(conn, new_id, scope=scope), scope), True
     existing = istore.get_by_key(conn, inc.source, inc.external_id, scope=scope)

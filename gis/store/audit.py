@@ -13,7 +13,8 @@ ACTIONS = ("sign_in", "sign_in_failed", "sign_out", "token_create", "token_revok
            "incident_import", "export", "plan_edit", "plan_publish", "incident_transition",
            "history_reassign", "deadline_update", "staff_import", "camera_import",
            "post_import", "road_import", "coverage_settings", "boundary_activate",
-           "demo_remove", "category_update")
+           "demo_remove", "category_update", "department_update", "calendar_update",
+           "stage_limit_update", "attachment_add")
 
 
 def record(conn: Connection, principal: Principal | None, action: str, target: str | None = None,

@@ -11,6 +11,12 @@ What the figures mean:
   e.g. imported as resolved);
 - median_hours_to_resolve: reported_at to resolved_at, over resolved incidents with a time;
 - overdue: open incidents past a due time now (gis.incidents.lifecycle);
+- on_time (按期): resolved incidents handled by their case deadline (resolved_at <=
+  resolve_due_at); on_time_rate = on_time / resolved;
+- rework (返工): resolved incidents sent back at least once by verification;
+  rework_rate = rework / resolved;
+- evaluated: incidents with the reporter's evaluation; satisfaction_rate = (satisfied +
+  fairly satisfied) / evaluated;
 - per_1000_households: found * 1000 / households of the unit's grids inside the jurisdiction
   (active generation).
 
@@ -64,12 +70,33 @@ COLUMNS = (
     ("share_province", "省级化解占比", "Share resolved at province"),
     ("median_hours_to_resolve", "化解用时中位数(小时)", "Median hours to resolve"),
     ("overdue", "超期数", "Overdue"),
+    ("on_time", "按期办结数", "Resolved on time"),
+    ("on_time_rate", "按期结案率", "On-time rate"),
+    ("rework", "返工数", "Reworked"), ("rework_rate", "返工率", "Rework rate"),
+    ("evaluated", "回访评价数", "Evaluated"),
+    ("satisfaction_rate", "满意率", "Satisfaction rate"),
     ("per_1000_households", "每千户事件数", "Incidents per 1,000 households"),
 )
 
 
 def _list(values) -> str:
     return ", ".join(f"'{v}'" for v in values)
+
+
+WORKFLOW_COLUMNS = (
+    f"(i.status IN ({_list(DONE)}) AND i.resolved_at <= i.resolve_due_at) AS on_time",
+    f"(i.status IN ({_list(DONE)}) AND i.rework_count > 0) AS rework",
+    "i.satisfaction")
+WORKFLOW_COUNTS = """count(*) FILTER (WHERE on_time) AS on_time,
+               count(*) FILTER (WHERE rework) AS rework,
+               count(satisfaction) AS evaluated,
+               count(*) FILTER (WHERE satisfaction IN ('satisfied', 'basic')) AS satisfied"""
+WORKFLOW_RATES = """on_time,
+           round(on_time::numeric / NULLIF(resolved, 0), 4)::float AS on_time_rate,
+           rework, round(rework::numeric / NULLIF(resolved, 0), 4)::float AS rework_rate,
+           evaluated,
+           round(satisfied::numeric / NULLIF(evaluated, 0), 4)::float AS satisfaction_rate"""
+WORKFLOW_KEYS = ("on_time", "rework", "evaluated", "satisfied")
 
 
 def query(conn: Connection, scope: Scope, level: str, f: IncidentFilter,
@@ -98,7 +125,8 @@ def query(conn: Connection, scope: Scope, level: str, f: IncidentFilter,
     sel, params = selection(conn, scope, f, unit_scope, generation_id, others=others, columns=(
         f"{done_sql} AS done", "i.resolved_level",
         f"(i.mediated_at IS NOT NULL OR i.status IN ('mediating', {done})) AS mediated",
-        f"({overdue_accept_sql('i')} OR {overdue_resolve_sql('i')}) AS overdue"))
+        f"({overdue_accept_sql('i')} OR {overdue_resolve_sql('i')}) AS overdue",
+        *WORKFLOW_COLUMNS))
     times, _ = selection(conn, scope, f, unit_scope, generation_id, others=others, columns=(
         "extract(epoch FROM i.resolved_at - i.reported_at) / 3600 AS hours",),
         where=f"i.resolved_at IS NOT NULL AND {done_sql}")
@@ -111,7 +139,8 @@ def query(conn: Connection, scope: Scope, level: str, f: IncidentFilter,
                count(*) FILTER (WHERE mediated) AS mediated,
                count(*) FILTER (WHERE done) AS resolved,
                {per_level},
-               count(*) FILTER (WHERE overdue) AS overdue
+               count(*) FILTER (WHERE overdue) AS overdue,
+               {WORKFLOW_COUNTS}
         FROM ({sel}) sel GROUP BY grid_id
     ), inc AS (
         SELECT coalesce(u.code, CASE WHEN p.grid_id IS NULL THEN '{UNCOVERED}'
@@ -140,7 +169,8 @@ def query(conn: Connection, scope: Scope, level: str, f: IncidentFilter,
         SELECT gkey, GROUPING(gkey) AS is_total, max(unit_name) AS unit_name,
                sum(found)::bigint AS found, sum(mediated)::bigint AS mediated,
                sum(resolved)::bigint AS resolved, {per_level_sum},
-               sum(overdue)::bigint AS overdue
+               sum(overdue)::bigint AS overdue,
+               {', '.join(f'sum({k})::bigint AS {k}' for k in WORKFLOW_KEYS)}
         FROM inc GROUP BY GROUPING SETS ((gkey), ())
     ), merged AS (
         SELECT coalesce(a.gkey, h.gkey) AS gkey, coalesce(a.is_total, 0) AS is_total,
@@ -153,7 +183,9 @@ def query(conn: Connection, scope: Scope, level: str, f: IncidentFilter,
                           for lv in HANDLING_LEVELS)},
                {' + '.join(f'coalesce(a.resolved_{lv}, 0)' for lv in HANDLING_LEVELS)}
                    AS resolved_known,
-               coalesce(a.overdue, 0) AS overdue, m.median_hours
+               coalesce(a.overdue, 0) AS overdue,
+               {', '.join(f'coalesce(a.{k}, 0) AS {k}' for k in WORKFLOW_KEYS)},
+               m.median_hours
         FROM agg a FULL JOIN hh h ON h.gkey = a.gkey
         LEFT JOIN med m ON m.gkey IS NOT DISTINCT FROM a.gkey AND m.is_total = a.is_total
     )
@@ -166,7 +198,7 @@ def query(conn: Connection, scope: Scope, level: str, f: IncidentFilter,
            resolved - resolved_known AS resolved_level_unknown,
            {shares},
            round(median_hours::numeric, 2)::float AS median_hours_to_resolve,
-           overdue,
+           overdue, {WORKFLOW_RATES},
            round(found * 1000.0 / NULLIF(households, 0), 2)::float AS per_1000_households,
            now() AS now
     FROM merged
@@ -196,7 +228,8 @@ BY_KEYS = ("category", "source")
 BY_MEASURES = tuple(c for c in COLUMNS if c[0] not in ("unit_code", "unit_name", "kind",
                                                        "households", "per_1000_households"))
 COUNTED = ("found", "mediated", "resolved", *(f"resolved_{lv}" for lv in HANDLING_LEVELS),
-           "resolved_level_unknown", "overdue")  # counts (0 without incidents; others None)
+           "resolved_level_unknown", "overdue", "on_time", "rework",
+           "evaluated")  # counts (0 without incidents; others None)
 
 
 def by_key(conn: Connection, scope: Scope, key: str, f: IncidentFilter,
@@ -212,6 +245,7 @@ def by_key(conn: Connection, scope: Scope, key: str, f: IncidentFilter,
         f"i.{key} AS key", f"{done_sql} AS done", "i.resolved_level",
         f"(i.mediated_at IS NOT NULL OR i.status IN ('mediating', {_list(DONE)})) AS mediated",
         f"({overdue_accept_sql('i')} OR {overdue_resolve_sql('i')}) AS overdue",
+        *WORKFLOW_COLUMNS,
         f"CASE WHEN i.resolved_at IS NOT NULL AND {done_sql} THEN "
         "extract(epoch FROM i.resolved_at - i.reported_at) / 3600 END AS hours"))
     per_level = ",\n".join(
@@ -228,6 +262,7 @@ def by_key(conn: Connection, scope: Scope, key: str, f: IncidentFilter,
                count(*) FILTER (WHERE done) AS resolved,
                {per_level},
                count(*) FILTER (WHERE overdue) AS overdue,
+               {WORKFLOW_COUNTS},
                percentile_cont(0.5) WITHIN GROUP (ORDER BY hours) AS median_hours
         FROM ({sel}) sel GROUP BY GROUPING SETS ((key), ())
     )
@@ -239,7 +274,7 @@ def by_key(conn: Connection, scope: Scope, key: str, f: IncidentFilter,
            resolved - ({known}) AS resolved_level_unknown,
            {shares},
            round(median_hours::numeric, 2)::float AS median_hours_to_resolve,
-           overdue, now() AS now
+           overdue, {WORKFLOW_RATES}, now() AS now
     FROM agg ORDER BY is_total, key COLLATE "C"
     """
     rows = [dict(r) for r in conn.execute(text(sql), params).mappings()]

@@ -21,8 +21,10 @@ INPUT = ("source", "external_id", "category", "severity", "status", "occurred_at
          "reported_at", "description", "input_crs", "input_x", "input_y")
 STORED = (*INPUT, *ASSIGNMENT, "reporter_unit")
 
+PUBLIC_ID_DEFAULT = ("to_char(now() AT TIME ZONE 'Asia/Shanghai', 'YYYYMMDD') || '-' || "
+                     "lpad(nextval('incident_public_seq')::text, 6, '0')")
 INCIDENT_SELECT = f"""
-    SELECT i.id, i.source, i.external_id, i.category, i.severity, i.status, i.occurred_at,
+    SELECT i.id, i.public_id, i.reported_by, i.source, i.external_id, i.category, i.severity, i.status, i.occurred_at,
            i.reported_at, i.description, i.input_crs, i.input_x, i.input_y,
            ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat, i.generation_id,
            g.code AS grid_code, g.name AS grid_name,
@@ -34,16 +36,28 @@ INCIDENT_SELECT = f"""
 """
 
 
+def next_public_id(conn: Connection) -> str:
+    """A new case number (yyyymmdd-nnnnnn), as the incident.public_id default makes them."""
+    return conn.execute(text(
+        "SELECT to_char(now() AT TIME ZONE 'Asia/Shanghai', 'YYYYMMDD') || '-' || "
+        "lpad(nextval('incident_public_seq')::text, 6, '0')")).scalar_one()
+
+
 def insert_one(conn: Connection, inc: IncidentInput, assignment: dict,
-               reporter_unit: str | None = None) -> int | None:
+               reporter_unit: str | None = None, *, reported_by: int | None = None,
+               public_id: str | None = None) -> int | None:
     """Insert; returns the new id, or None when (source, external_id) exists already.
-    reporter_unit: the reporting account's unit when the point lies outside its jurisdiction."""
+    reporter_unit: the reporting account's unit when the point lies outside its jurisdiction;
+    reported_by: the reporting account; public_id: a case number taken already
+    (next_public_id), else a new one."""
     params = {**{c: getattr(inc, c) for c in INPUT}, **assignment,
-              "reporter_unit": reporter_unit, "lon": inc.lon, "lat": inc.lat}
+              "reporter_unit": reporter_unit, "lon": inc.lon, "lat": inc.lat,
+              "reported_by": reported_by, "public_id": public_id}
     cols = ", ".join(STORED)
     values = ", ".join(f":{c}" for c in STORED)
     return conn.execute(text(
-        f"INSERT INTO incident ({cols}, geom) VALUES ({values}, "
+        f"INSERT INTO incident ({cols}, reported_by, public_id, geom) VALUES ({values}, "
+        ":reported_by, coalesce(:public_id, " + PUBLIC_ID_DEFAULT + "), "
         "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)) "
         "ON CONFLICT (source, external_id) DO NOTHING RETURNING id"), params).scalar()
 
@@ -56,10 +70,11 @@ def get_by_key(conn: Connection, source: str, external_id: str, *, scope: Scope)
     return dict(row) if row else None
 
 
-def get(conn: Connection, incident_id: int, *, scope: Scope) -> dict | None:
-    """The incident if it exists inside the scope (or its units reported it from outside);
-    None otherwise (either case)."""
-    clause, params = incident_clause(scope, reported=True)
+def get(conn: Connection, incident_id: int, *, scope: Scope,
+        account_id: int | None = None) -> dict | None:
+    """The incident if it exists inside the scope (or its units reported it from outside, or
+    it is dispatched to account_id or its departments); None otherwise (either case)."""
+    clause, params = incident_clause(scope, reported=True, account_id=account_id)
     row = conn.execute(text(INCIDENT_SELECT + f" WHERE i.id = :id AND {clause}"),
                        {"id": incident_id, **params}).mappings().first()
     return dict(row) if row else None

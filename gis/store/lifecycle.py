@@ -3,19 +3,26 @@ the event log, deadline rules, overdue incidents. The rules themselves are in
 gis.incidents.lifecycle; the use cases in gis.incidents.handling."""
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import Connection, text
 
 from gis.access.roles import Principal
 from gis.access.scope import Scope
-from gis.domain import AWAITING_ACCEPTANCE, LEVEL_NUMBER, LEVELS_UP, LIFECYCLE_FIELDS, OPEN
+from gis.domain import (AWAITING_ACCEPTANCE, LEVEL_NUMBER, LEVELS_UP, LIFECYCLE_FIELDS, OPEN,
+                        STAGE_OF)
 from gis.errors import Conflict
-from gis.store.scope import incident_clause
+from gis.store.scope import assigned_clause, incident_clause
 
 STATE_COLUMNS = ", ".join(f"i.{c}" for c in ("reported_at", *LIFECYCLE_FIELDS))
 UNIT_CODES = ", ".join(f"(SELECT '{lv}:' || code FROM admin_area WHERE id = i.{lv}_id)"
                        for lv in LEVELS_UP)
 LEVEL_NAME = "CASE a.level " + " ".join(f"WHEN {n} THEN '{name}'"
                                         for name, n in LEVEL_NUMBER.items()) + " END"
+
+
+STAGE_SQL = ("CASE i2.status " + " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in STAGE_OF.items())
+             + " END")
 
 
 def _list(values) -> str:
@@ -52,20 +59,25 @@ def set_rules(conn: Connection, new: list[dict]) -> None:
          "resolve": [r["resolve_hours"] for r in new]})
 
 
-def load(conn: Connection, incident_id: int, scope: Scope, *, lock: bool = False) -> dict | None:
+def load(conn: Connection, incident_id: int, scope: Scope, *, lock: bool = False,
+         account_id: int | None = None) -> dict | None:
     """The lifecycle of an incident inside the scope (None otherwise, either case), with the
-    (level, code) pairs of the units that contain it and the database time `now`. lock: hold
-    the row until the transaction ends."""
-    clause, params = incident_clause(scope, "i")
+    (level, code) pairs of the units that contain it and the database time `now`. account_id:
+    the incidents dispatched to that account or its departments are visible too, and
+    `assignee` says whether this one is. lock: hold the row until the transaction ends."""
+    clause, params = incident_clause(scope, "i", account_id=account_id)
+    mine, mine_params = assigned_clause(account_id if account_id is not None else -1, "i")
     row = conn.execute(text(f"""
-        SELECT i.id, i.external_id, {STATE_COLUMNS}, now() AS now,
+        SELECT i.id, i.external_id, i.public_id, i.category, i.reported_by, i.remind_count,
+               {STATE_COLUMNS}, now() AS now, {mine} AS assignee,
                CASE WHEN i.grid_id IS NOT NULL THEN ARRAY[
                    'grid:' || (SELECT code FROM grid WHERE id = i.grid_id), {UNIT_CODES}]
                ELSE ARRAY(SELECT {LEVEL_NAME} || ':' || a.code FROM admin_area a
                           WHERE a.generation_id = i.generation_id AND ST_Covers(a.geom, i.geom))
                END AS units
         FROM incident i WHERE i.id = :id AND {clause}
-        {'FOR UPDATE OF i' if lock else ''}"""), {"id": incident_id, **params}).mappings().first()
+        {'FOR UPDATE OF i' if lock else ''}"""),
+        {"id": incident_id, **params, **mine_params}).mappings().first()
     if row is None:
         return None
     out = dict(row)
@@ -85,23 +97,56 @@ def save_transition(conn: Connection, incident_id: int, old_version: int, new: d
                             "id": incident_id, "old": old_version}).rowcount
     if updated != 1:  # cannot happen while the row is locked; never write a lost update
         raise Conflict(f"incident {incident_id} changed while it was being updated")
+    start_stage_clock(conn, incident_id)
+    return record_event(conn, incident_id, event, actor)
+
+
+def start_stage_clock(conn: Connection, incident_id: int) -> None:
+    """Fill stage_yellow_at (80 %) and stage_due_at of the stage the incident is in, from its
+    stage_started_at and the stage's limit in working hours (the category's, else the
+    default); NULL when its status has no stage."""
+    conn.execute(text(f"""
+        UPDATE incident i SET stage_yellow_at = work_add(i.stage_started_at, l.hours * 2880),
+                              stage_due_at = work_add(i.stage_started_at, l.hours * 3600)
+        FROM (SELECT (SELECT sl.hours FROM stage_limit sl WHERE sl.stage = {STAGE_SQL}
+                        AND sl.category IN (i2.category, '') ORDER BY sl.category DESC LIMIT 1)
+                     AS hours
+              FROM incident i2 WHERE i2.id = :id) l
+        WHERE i.id = :id AND i.stage_started_at IS NOT NULL AND l.hours IS NOT NULL"""),
+        {"id": incident_id})
+
+
+EVENT_COLUMNS = ("id, at, action, from_status, to_status, from_level, to_level, account_id, "
+                 "username, note, details")
+
+
+def record_event(conn: Connection, incident_id: int, event: dict, actor: Principal) -> dict:
+    """Append an event (at, action, from/to status and level, note, details) to the log."""
     return dict(conn.execute(text(
         "INSERT INTO incident_event (incident_id, at, action, from_status, to_status, "
-        "from_level, to_level, account_id, username, note) "
-        "VALUES (:i, :at, :a, :fs, :ts, :fl, :tl, :acc, :u, :n) "
-        "RETURNING id, at, action, from_status, to_status, from_level, to_level, account_id, "
-        "username, note"),
+        "from_level, to_level, account_id, username, note, details) "
+        "VALUES (:i, :at, :a, :fs, :ts, :fl, :tl, :acc, :u, :n, CAST(:d AS jsonb)) "
+        f"RETURNING {EVENT_COLUMNS}"),
         {"i": incident_id, "at": event["at"], "a": event["action"],
          "fs": event["from_status"], "ts": event["to_status"], "fl": event["from_level"],
          "tl": event["to_level"], "acc": actor.account_id, "u": actor.username,
-         "n": event["note"]}).mappings().one())
+         "n": event["note"],
+         "d": json.dumps(event.get("details"), ensure_ascii=False)
+         if event.get("details") else None}).mappings().one())
+
+
+def count_reminder(conn: Connection, incident_id: int) -> int:
+    """One more reminder (催办) on the incident; its version does not move (the handler's page
+    stays current). Returns the new count."""
+    return conn.execute(text("UPDATE incident SET remind_count = remind_count + 1 "
+                             "WHERE id = :id RETURNING remind_count"),
+                        {"id": incident_id}).scalar_one()
 
 
 def events(conn: Connection, incident_id: int) -> list[dict]:
     """The event log of an incident, oldest first (the caller checks visibility)."""
     return [dict(r) for r in conn.execute(text(
-        "SELECT id, at, action, from_status, to_status, from_level, to_level, account_id, "
-        "username, note FROM incident_event WHERE incident_id = :i ORDER BY at, id"),
+        f"SELECT {EVENT_COLUMNS} FROM incident_event WHERE incident_id = :i ORDER BY at, id"),
         {"i": incident_id}).mappings()]
 
 

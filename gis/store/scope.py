@@ -33,17 +33,31 @@ def grid_clause(scope: Scope, alias: str = "g") -> tuple[str, dict]:
     return f"{alias}.code LIKE ANY(:{p}_patterns)", {f"{p}_patterns": _patterns(scope)}
 
 
-def incident_clause(scope: Scope, alias: str = "i", reported: bool = False) -> tuple[str, dict]:
+def assigned_clause(account_id: int, alias: str = "i") -> tuple[str, dict]:
+    """Incidents dispatched to the account or to a department it is a member of."""
+    p = f"{alias}_assignee"
+    return (f"({alias}.assignee_account_id = :{p} OR {alias}.assignee_department_id IN "
+            f"(SELECT department_id FROM department_member WHERE account_id = :{p}))",
+            {p: account_id})
+
+
+def incident_clause(scope: Scope, alias: str = "i", reported: bool = False,
+                    account_id: int | None = None) -> tuple[str, dict]:
     """Incidents assigned (under their own generation) to a unit of the jurisdiction, and
     incidents outside every grid that lie inside one of its area units. With reported, also
     the incidents a unit of the jurisdiction reported from outside it (incident.reporter_unit):
     reading one incident and the blind spots show them; figures and analyses count incidents
-    where they lie.
+    where they lie. With account_id, also the incidents dispatched to that account or its
+    departments (the case list, tasks and the incident itself).
 
     Covered incidents are found through their grid (a covered incident carries its grid's
     units: migration 0009 checks it), so the incident table needs no index per level."""
     if scope.everything:
         return "TRUE", {}
+    if account_id is not None:
+        own, own_params = incident_clause(scope, alias, reported)
+        mine, mine_params = assigned_clause(account_id, alias)
+        return f"({own} OR {mine})", {**own_params, **mine_params}
     if not scope.units:
         return "FALSE", {}
     p = f"{alias}_scope"

@@ -27,12 +27,16 @@ LEVELS = ("city", "township", "village", "hamlet", "grid")
 HANDLING = ("grid", "village", "township", "city")
 PATHS = [  # action sequences, each applied to some incidents through the state machine
     [], ["accept"], ["accept", "mediate"], ["accept", "resolve"],
-    ["accept", "mediate", "resolve"], ["accept", "mediate", "resolve", "close"],
+    ["accept", "mediate", "resolve"], ["accept", "mediate", "resolve", "verify"],
     ["escalate"], ["accept", "escalate", "accept", "resolve"],
     ["escalate", "escalate", "accept", "mediate", "resolve"],
-    ["escalate", "escalate", "escalate", "accept", "resolve", "close"],
-    ["accept", "mediate", "escalate"], ["accept", "resolve", "reopen"],
+    ["escalate", "escalate", "escalate", "accept", "resolve", "verify", "close"],
+    ["accept", "mediate", "escalate"], ["accept", "resolve", "reject"],
+    ["accept", "mediate", "resolve", "verify", "close"],
+    ["accept", "resolve", "reject", "resolve", "verify", "close", "evaluate"],
+    ["accept", "register", "resolve", "verify", "close", "evaluate"], ["return"],
 ]
+SATISFACTION = ("satisfied", "basic", "unsatisfied")
 UNCOVERED_IN_T1 = (125.1, 46.3)  # stored with no grid, inside township 231281101000
 
 
@@ -73,8 +77,9 @@ def fw(admin_engine, template_db, factory_gpkg, tmp_path_factory):
         ids = conn.execute(text("SELECT id FROM incident ORDER BY id")).scalars().all()
         for k, iid in enumerate(ids):  # set-up only: drive each incident through its path
             for version, action in enumerate(PATHS[k % len(PATHS)], start=1):
-                handling.transition(conn, SYSTEM, iid,
-                                    {"action": action, "version": version, "note": "test"})
+                handling.transition(conn, SYSTEM, iid, {
+                    "action": action, "version": version, "note": "test", "method": "phone",
+                    "satisfaction": SATISFACTION[iid % 3]})
         # spread resolution times (minutes after the report); keep a few open incidents within
         # their deadlines, and make a few late to accept only
         conn.execute(text("UPDATE incident SET resolved_at = reported_at + make_interval("
@@ -103,7 +108,8 @@ def raw(url) -> tuple[pd.DataFrame, pd.DataFrame]:
         inc = pd.read_sql_query(text(
             "SELECT i.external_id, i.category, i.severity, i.status, i.occurred_at, "
             "i.reported_at, i.resolved_at, i.resolved_level, i.mediated_at, i.accept_due_at, "
-            "i.resolve_due_at, g.code AS grid_code FROM incident i "
+            "i.resolve_due_at, i.rework_count, i.satisfaction, g.code AS grid_code "
+            "FROM incident i "
             "LEFT JOIN grid g ON g.id = i.grid_id"), conn)
         grids = pd.read_sql_query(text(
             "SELECT g.code, g.households FROM grid g JOIN generation gen "
@@ -124,34 +130,46 @@ def unit_key(codes: pd.Series, level: str) -> pd.Series:
     return key.where(c.notna(), "~uncovered")
 
 
+COUNTED = ("mediated", "resolved", "overdue", "on_time", "rework", "evaluated", "satisfied",
+           *(f"resolved_{lv}" for lv in HANDLING))
+
+
 def expected(inc: pd.DataFrame, grids: pd.DataFrame, level: str, now) -> pd.DataFrame:
     df = inc.assign(key=unit_key(inc["grid_code"], level))
-    done = df["status"].isin(["resolved", "closed"])
-    df["mediated"] = df["mediated_at"].notna() | df["status"].isin(["mediating", "resolved",
-                                                                      "closed"])
+    done = df["status"].isin(["resolved", "verified", "closed", "evaluated"])
+    df["mediated"] = df["mediated_at"].notna() | df["status"].isin(
+        ["mediating", "resolved", "verified", "closed", "evaluated"])
     df["resolved"] = done
+    df["on_time"] = done & (df["resolved_at"] <= df["resolve_due_at"])
+    df["rework"] = done & (df["rework_count"] > 0)
+    df["evaluated"] = df["satisfaction"].notna()
+    df["satisfied"] = df["satisfaction"].isin(["satisfied", "basic"])
     for lv in HANDLING:
         df[f"resolved_{lv}"] = done & (df["resolved_level"] == lv)
     df["overdue"] = ((df["status"].isin(["reported", "escalated"]) & (df["accept_due_at"] < now))
-                     | (df["status"].isin(["reported", "accepted", "mediating", "escalated"])
+                     | (df["status"].isin(["reported", "accepted", "registered", "dispatched",
+                                          "mediating", "escalated"])
                         & (df["resolve_due_at"] < now)))
     df["hours"] = ((df["resolved_at"] - df["reported_at"]).dt.total_seconds() / 3600).where(done)
     g = df.groupby("key")
     out = pd.DataFrame({"found": g.size(), "median_hours_to_resolve": g["hours"].median()})
-    for col in ("mediated", "resolved", "overdue", *(f"resolved_{lv}" for lv in HANDLING)):
+    for col in COUNTED:
         out[col] = g[col].sum()
     hh = grids.assign(key=unit_key(grids["code"], level)).groupby("key")["households"].sum()
     counts = {c: 0 for c in out.columns if c != "median_hours_to_resolve"}
     out = out.join(hh, how="outer").fillna(counts)
     total = pd.Series({"found": len(df), "median_hours_to_resolve": df["hours"].median(),
-                       **{c: df[c].sum() for c in ("mediated", "resolved", "overdue",
-                                                    *(f"resolved_{lv}" for lv in HANDLING))},
+                       **{c: df[c].sum() for c in COUNTED},
                        "households": grids["households"].sum()}, name="~total")
     out = pd.concat([out, total.to_frame().T])
     known = out[[f"resolved_{lv}" for lv in HANDLING]].sum(axis=1)
     for lv in HANDLING:
         out[f"share_{lv}"] = out[f"resolved_{lv}"] / known.where(known > 0)
     out["resolution_rate"] = out["resolved"] / out["found"].where(out["found"] > 0)
+    for rate, part, whole in (("on_time_rate", "on_time", "resolved"),
+                              ("rework_rate", "rework", "resolved"),
+                              ("satisfaction_rate", "satisfied", "evaluated")):
+        out[rate] = out[part] / out[whole].where(out[whole] > 0)
     out["per_1000_households"] = out["found"] * 1000 / out["households"].where(
         out["households"] > 0)
     return out
@@ -166,8 +184,10 @@ def answer_frame(body: dict) -> pd.DataFrame:
 
 
 COMPARED = ("found", "mediated", "resolved", "overdue", "resolved_grid", "resolved_village",
-            "resolved_township", "resolved_city", "households")
-ROUNDED = {"resolution_rate": 1e-4, "per_1000_households": 0.005,
+            "resolved_township", "resolved_city", "households", "on_time", "rework",
+            "evaluated")
+ROUNDED = {"resolution_rate": 1e-4, "on_time_rate": 1e-4, "rework_rate": 1e-4,
+           "satisfaction_rate": 1e-4, "per_1000_households": 0.005,
            "median_hours_to_resolve": 0.005, "share_grid": 1e-4, "share_village": 1e-4,
            "share_township": 1e-4, "share_city": 1e-4}
 
@@ -198,6 +218,9 @@ def test_figures_per_level_match_pandas(fw, level):
     assert all(body["total"][f"resolved_{lv}"] > 0 for lv in HANDLING)
     assert body["total"]["mediated"] > body["total"]["resolved"] > 0
     assert 0 < body["total"]["overdue"] < body["total"]["found"]
+    assert 0 < body["total"]["on_time"] < body["total"]["resolved"]
+    assert 0 < body["total"]["rework"] < body["total"]["resolved"]
+    assert 0 < body["total"]["satisfaction_rate"] < 1
 
 
 def china_day(ts: pd.Series) -> pd.Series:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -49,12 +50,21 @@ def state(status="reported", level="grid", **kw) -> lc.State:
 
 EXPECTED = {  # (status, action) -> new status; every other pair is refused
     ("reported", "accept"): "accepted", ("escalated", "accept"): "accepted",
-    ("accepted", "mediate"): "mediating",
-    ("accepted", "resolve"): "resolved", ("mediating", "resolve"): "resolved",
-    ("reported", "escalate"): "escalated", ("accepted", "escalate"): "escalated",
-    ("mediating", "escalate"): "escalated", ("escalated", "escalate"): "escalated",
-    ("resolved", "close"): "closed", ("resolved", "reopen"): "accepted",
+    ("reported", "return"): "returned", ("accepted", "register"): "registered",
+    ("registered", "dispatch"): "dispatched", ("dispatched", "dispatch"): "dispatched",
+    ("mediating", "dispatch"): "dispatched",
+    ("accepted", "mediate"): "mediating", ("registered", "mediate"): "mediating",
+    ("dispatched", "mediate"): "mediating",
+    **{(s, "resolve"): "resolved" for s in ("accepted", "registered", "dispatched",
+                                           "mediating")},
+    ("resolved", "verify"): "verified", ("resolved", "reject"): "mediating",
+    ("verified", "close"): "closed", ("closed", "evaluate"): "evaluated",
+    **{(s, "escalate"): "escalated" for s in ("reported", "accepted", "registered",
+                                             "dispatched", "mediating", "escalated")},
+    **{(s, "remind"): s for s in ("reported", "accepted", "registered", "dispatched",
+                                  "mediating", "escalated", "resolved")},
 }
+PARAMS = {"account_id": 7, "method": "phone", "satisfaction": "satisfied"}
 
 
 @pytest.mark.parametrize("status", STATUSES)
@@ -62,40 +72,107 @@ EXPECTED = {  # (status, action) -> new status; every other pair is refused
 def test_every_transition_is_allowed_or_refused_by_the_table(status, action):
     before = state(status)
     if (status, action) in EXPECTED:
-        after = lc.apply(before, action, NOW, RULES, note="reason")
+        after = lc.apply(before, action, NOW, RULES, note="reason", params=PARAMS)
         assert after.status == EXPECTED[(status, action)]
-        assert after.version == before.version + 1
+        # a reminder is an event only: the handler's view stays current
+        assert after.version == before.version + (action != "remind")
     else:
         with pytest.raises(UnprocessableError) as err:
-            lc.apply(before, action, NOW, RULES, note="reason")
+            lc.apply(before, action, NOW, RULES, note="reason", params=PARAMS)
         assert f"cannot {action}" in err.value.message
         assert status in err.value.message  # names the current status ...
         assert err.value.details["allowed"] == lc.allowed_actions(status, "grid")  # ... and what
         assert err.value.field == "action"
 
 
-def test_closed_is_final_and_resolved_cannot_be_resolved_again():
-    assert lc.allowed_actions("closed", "grid") == []
-    with pytest.raises(UnprocessableError, match="closed is final"):
-        lc.apply(state("closed"), "resolve", NOW, RULES)
-    with pytest.raises(UnprocessableError, match="allowed now: close, reopen"):
+def test_hand_down_sends_a_case_to_a_lower_level_with_new_deadlines():
+    s = state("escalated", "township")
+    down = lc.apply(s, "hand_down", NOW, RULES, note="村里能办 the village can settle it")
+    assert down.status == "registered" and down.handling_level == "village"
+    assert down.resolve_due_at == NOW + timedelta(hours=168)
+    to_grid = lc.apply(s, "hand_down", NOW, RULES, note="to the grid", params={"level": "grid"})
+    assert to_grid.handling_level == "grid"
+    with pytest.raises(UnprocessableError) as err:
+        lc.apply(s, "hand_down", NOW, RULES, note="up?", params={"level": "city"})
+    assert err.value.field == "level"
+    with pytest.raises(UnprocessableError, match="needs a reason"):
+        lc.apply(s, "hand_down", NOW, RULES)
+
+
+def test_final_statuses_allow_nothing_but_evaluation_after_closing():
+    assert lc.allowed_actions("returned", "grid") == []
+    assert lc.allowed_actions("evaluated", "grid") == []
+    assert lc.allowed_actions("closed", "grid") == ["evaluate"]
+    with pytest.raises(UnprocessableError, match="case is final"):
+        lc.apply(state("evaluated"), "resolve", NOW, RULES)
+    with pytest.raises(UnprocessableError, match="allowed now: verify, reject, remind"):
         lc.apply(state("resolved"), "resolve", NOW, RULES)
 
 
-def test_each_action_sets_its_times():
+def test_each_action_sets_its_times_and_who():
     s = lc.apply(state("reported"), "accept", NOW, RULES)
-    assert s.accepted_at == NOW and s.handling_level == "grid"
+    assert s.accepted_at == NOW and s.handling_level == "grid" and s.stage == "dispatch"
+    assert s.stage_started_at == NOW and s.stage_due_at is None  # filled by the store
+    s = lc.apply(s, "register", NOW, RULES)
+    assert s.registered_at == NOW
+    s = lc.apply(s, "dispatch", NOW, RULES, params={"department_id": 4})
+    assert (s.assignee_department_id, s.assignee_account_id, s.dispatched_at) == (4, None, NOW)
+    with pytest.raises(UnprocessableError, match="exactly one"):
+        lc.apply(s, "dispatch", NOW, RULES, params={"department_id": 4, "account_id": 2})
     s = lc.apply(s, "mediate", NOW + timedelta(hours=1), RULES)
-    assert s.mediated_at == NOW + timedelta(hours=1)
-    s = lc.apply(s, "resolve", NOW + timedelta(hours=2), RULES)
+    assert s.mediated_at == NOW + timedelta(hours=1) and s.stage == "handle"
+    s = lc.apply(s, "resolve", NOW + timedelta(hours=2), RULES, account_id=11)
     assert s.resolved_at == NOW + timedelta(hours=2) and s.resolved_level == "grid"
-    reopened = lc.apply(s, "reopen", NOW + timedelta(hours=3), RULES)
-    assert reopened.status == "accepted" and reopened.resolved_at is None
-    assert reopened.resolved_level is None
-    assert reopened.resolve_due_at == NOW + timedelta(hours=3 + 72)
-    assert reopened.mediated_at == s.mediated_at  # mediation started once
-    closed = lc.apply(s, "close", NOW + timedelta(hours=4), RULES)
+    assert s.resolved_by == 11 and s.stage == "verify"
+    with pytest.raises(UnprocessableError) as err:
+        lc.apply(s, "verify", NOW, RULES, account_id=12)
+    assert err.value.field == "method"
+    rework = lc.apply(s, "reject", NOW + timedelta(hours=3), RULES, note="not fixed",
+                      params={"method": "on_site"}, account_id=12)
+    assert rework.status == "mediating" and rework.rework_count == 1
+    assert rework.resolved_at is None and rework.resolved_by is None
+    assert rework.mediated_at == s.mediated_at  # handling started once
+    assert rework.resolve_due_at == s.resolve_due_at  # the case's deadline stays
+    v = lc.apply(s, "verify", NOW + timedelta(hours=3), RULES, params={"method": "phone"},
+                 account_id=12)
+    assert (v.verified_by, v.verify_method, v.verified_at) == (12, "phone",
+                                                                NOW + timedelta(hours=3))
+    closed = lc.apply(v, "close", NOW + timedelta(hours=4), RULES)
     assert closed.closed_at == NOW + timedelta(hours=4) and closed.resolved_at == s.resolved_at
+    assert closed.stage is None
+    with pytest.raises(UnprocessableError) as err:
+        lc.apply(closed, "evaluate", NOW, RULES, params={"satisfaction": "great"})
+    assert err.value.field == "satisfaction"
+    done = lc.apply(closed, "evaluate", NOW, RULES, params={"satisfaction": "basic"})
+    assert done.satisfaction == "basic" and done.status == "evaluated"
+
+
+def test_who_may_take_which_action():
+    handled = state("resolved", resolved_by=11)
+    township = lc.Actor("township", account_id=20)
+    assert lc.permits(township, "verify", handled) is None
+    assert "another account" in lc.permits(lc.Actor("township", account_id=11), "verify",
+                                           handled)
+    assigned = state("dispatched", "township", assignee_department_id=3)
+    member = lc.Actor(None, account_id=30, assignee=True)
+    assert lc.actions_for(member, assigned) == ["mediate", "resolve"]
+    assert lc.permits(lc.Actor(None, account_id=31), "resolve", assigned) is not None
+    grid = lc.Actor("grid", account_id=40)
+    assert "remind" not in lc.actions_for(grid, assigned)
+    assert "remind" in lc.actions_for(lc.Actor("city", account_id=41), assigned)
+    assert "remind" not in lc.actions_for(lc.Actor("township", account_id=42), assigned)
+    closed = state("closed")
+    assert lc.actions_for(lc.Actor(None, account_id=50, reporter=True, manages=False),
+                          closed) == ["evaluate"]
+    assert lc.actions_for(lc.Actor("grid", account_id=51, manages=False), closed) == []
+
+
+def test_cards_follow_the_stage_clock():
+    s = state("reported", stage_yellow_at=NOW, stage_due_at=NOW + timedelta(hours=1))
+    assert lc.card(s, NOW) is None
+    assert lc.card(s, NOW + timedelta(minutes=1)) == "yellow"
+    assert lc.card(s, NOW + timedelta(hours=2)) == "red"
+    assert lc.card(replace(s, status="closed"), NOW + timedelta(hours=2)) is None
 
 
 def test_escalation_climbs_one_level_at_a_time_up_to_the_city_and_resets_deadlines():
@@ -114,7 +191,7 @@ def test_escalation_climbs_one_level_at_a_time_up_to_the_city_and_resets_deadlin
     with pytest.raises(UnprocessableError, match="top level") as err:
         lc.apply(s, "escalate", NOW, RULES, note="higher still")
     assert err.value.details == {"status": "escalated", "handling_level": "city",
-                                 "allowed": ["accept"]}
+                                 "allowed": ["accept", "hand_down", "remind"]}
 
 
 def test_escalating_needs_a_reason():
@@ -149,12 +226,12 @@ def test_acting_level_is_the_highest_unit_containing_the_incident():
     # a township elsewhere does not lift the level for this incident
     assert lc.acting_level(mixed, units) == "grid"
     assert lc.acting_level(Scope((Unit("township", "231281102000"),)), units) is None
-    lc.check_may_act("grid", state(level="grid"))
-    lc.check_may_act("township", state(level="village"))
+    lc.check_permits(lc.Actor("grid"), "accept", state(level="grid"))
+    lc.check_permits(lc.Actor("township"), "accept", state(level="village"))
     with pytest.raises(Forbidden, match="handled at 村/社区 village level"):
-        lc.check_may_act("grid", state(level="village"))
+        lc.check_permits(lc.Actor("grid"), "accept", state(level="village"))
     with pytest.raises(Forbidden):
-        lc.check_may_act(None, state(level="grid"))
+        lc.check_permits(lc.Actor(None), "accept", state(level="grid"))
 
 
 @pytest.mark.parametrize("body,message", [
@@ -222,12 +299,12 @@ def n_events(lw, incident_id) -> tuple[int, int]:
                      i=incident_id, t=f"incident/{incident_id}").one())
 
 
-def act(lw, who, incident_id, action, version=None, note=None):
+def act(lw, who, incident_id, action, version=None, note=None, **params):
     client = lw["clients"][who]
     if version is None:
         version = lw["clients"]["admin"].get(
             f"/api/v1/incidents/{incident_id}/events").get_json()["incident"]["version"]
-    body = {"action": action, "version": version}
+    body = {"action": action, "version": version, **params}
     if note is not None:
         body["note"] = note
     return client.post(f"/api/v1/incidents/{incident_id}/transitions", json=body)
@@ -250,42 +327,77 @@ def test_new_incidents_get_due_times_from_the_grid_rule_single_and_bulk(lw, tmp_
     assert {(a, r) for _, a, r in got} == {(timedelta(hours=24), timedelta(hours=72))}
 
 
-def test_grid_worker_takes_an_incident_through_to_closed_with_log_and_audit(lw):
+def test_grid_worker_handles_a_case_another_account_verifies_it_and_it_closes(lw):
     iid = report(lw)
-    expected = [("accept", "reported", "accepted"), ("mediate", "accepted", "mediating"),
-                ("resolve", "mediating", "resolved"), ("close", "resolved", "closed")]
-    for n, (action, _, to) in enumerate(expected):
-        res = act(lw, "worker", iid, action, version=n + 1, note=f"step {n}")
+    worker = lw["accounts"]["worker"]["id"]
+    steps = [("worker", "accept", {}, "accepted"), ("worker", "mediate", {}, "mediating"),
+             ("worker", "resolve", {}, "resolved"),
+             ("village", "verify", {"method": "phone"}, "verified"),
+             ("village", "close", {}, "closed"),
+             ("village", "evaluate", {"satisfaction": "satisfied"}, "evaluated")]
+    # the handler may not verify its own work
+    for n, (who, action, params, to) in enumerate(steps):
+        if action == "verify":
+            res = act(lw, "worker", iid, "verify", version=n + 1, method="on_site")
+            assert res.status_code == 403 and "another account" in \
+                res.get_json()["error"]["message"]
+            shown = lw["clients"]["worker"].get(f"/api/v1/incidents/{iid}/events").get_json()
+            assert "verify" not in shown["incident"]["allowed_actions"]
+        res = act(lw, who, iid, action, version=n + 1, note=f"step {n}", **params)
         assert res.status_code == 200, res.get_json()
         body = res.get_json()
         assert body["incident"]["status"] == to and body["incident"]["version"] == n + 2
-        assert body["event"]["username"] == "lc-worker" and body["event"]["action"] == action
+        assert body["event"]["username"] == f"lc-{who}" and body["event"]["action"] == action
     stored = row(lw, iid)
-    assert stored["status"] == "closed" and stored["resolved_level"] == "grid"
+    assert stored["status"] == "evaluated" and stored["resolved_level"] == "grid"
+    assert stored["resolved_by"] == worker
+    assert stored["verified_by"] == lw["accounts"]["village"]["id"]
+    assert (stored["verify_method"], stored["satisfaction"]) == ("phone", "satisfied")
     assert stored["accepted_at"] < stored["mediated_at"] < stored["resolved_at"] \
-        < stored["closed_at"]
+        < stored["verified_at"] < stored["closed_at"] < stored["evaluated_at"]
+    assert stored["stage_due_at"] is None and stored["stage_yellow_at"] is None
     log = lw["clients"]["worker"].get(f"/api/v1/incidents/{iid}/events").get_json()
-    assert [(e["action"], e["from_status"], e["to_status"]) for e in log["events"]] == expected
-    assert {e["username"] for e in log["events"]} == {"lc-worker"}
-    assert [e["note"] for e in log["events"]] == [f"step {n}" for n in range(4)]
+    assert [(e["action"], e["to_status"]) for e in log["events"]] == [
+        (a, to) for _, a, _, to in steps]
+    assert [e["note"] for e in log["events"]] == [f"step {n}" for n in range(6)]
+    assert log["events"][3]["details"] == {"method": "phone"}
     assert log["events"][2]["at"] == stored["resolved_at"].isoformat()
-    assert log["incident"]["allowed_actions"] == [] and log["incident"]["version"] == 5
+    assert log["incident"]["allowed_actions"] == [] and log["incident"]["version"] == 7
     audit = lw["clients"]["admin"].get(
-        "/api/v1/audit?action=incident_transition&username=lc-worker&limit=1000").get_json()
+        "/api/v1/audit?action=incident_transition&limit=1000").get_json()
     mine = [e for e in audit["events"] if e["target"] == f"incident/{iid}"]
-    assert [e["details"]["action"] for e in reversed(mine)] == [a for a, _, _ in expected]
-    assert mine[0]["details"]["to_status"] == "closed" and mine[0]["details"]["version"] == 5
+    assert [e["details"]["action"] for e in reversed(mine)] == [a for _, a, _, _ in steps]
+    assert mine[0]["details"]["to_status"] == "evaluated" and mine[0]["details"]["version"] == 7
+
+
+def test_each_stage_starts_its_clock_in_working_hours(lw):
+    iid = report(lw, reported_at="2026-06-05T16:30:00+08:00")  # a Friday, one hour before 17:30
+    stored = row(lw, iid)
+    # accept: 4 working hours = 1 h on Friday + 3 h on Monday from 08:30 (lunch 12:00-13:30)
+    assert stored["stage_started_at"] == stored["reported_at"]
+    assert stored["stage_due_at"] == datetime(2026, 6, 8, 11, 30, tzinfo=timezone(
+        timedelta(hours=8)))
+    assert stored["stage_yellow_at"] == datetime(2026, 6, 8, 10, 42, tzinfo=timezone(
+        timedelta(hours=8)))  # 80 %: 3 h 12 min
+    res = act(lw, "worker", iid, "accept")
+    inc = res.get_json()["incident"]
+    assert inc["stage"] == "dispatch" and inc["stage_started_at"] == res.get_json()["event"]["at"]
+    started = datetime.fromisoformat(inc["stage_started_at"])
+    with db.engine(lw["url"]).connect() as conn:
+        expected = conn.execute(text("SELECT work_add(:t, 4 * 3600)"), {"t": started}).scalar()
+    assert datetime.fromisoformat(inc["stage_due_at"]) == expected
+    assert inc["card"] is None
 
 
 def test_refused_transitions_answer_422_naming_the_state_and_change_nothing(lw):
     iid = report(lw)
     before = row(lw, iid)
-    for action in ("mediate", "resolve", "close", "reopen"):
+    for action in ("mediate", "resolve", "close", "verify", "evaluate"):
         res = act(lw, "worker", iid, action, version=1)
         assert res.status_code == 422, action
         err = res.get_json()["error"]
-        assert "reported" in err["message"] and err["details"]["allowed"] == ["accept",
-                                                                              "escalate"]
+        assert "reported" in err["message"] and err["details"]["allowed"] == [
+            "accept", "return", "escalate", "remind"]
     for body, field in (({"action": "dance", "version": 1}, "action"),
                         ({"action": "accept"}, "version"),
                         ({"action": "accept", "version": "1"}, "version"),
@@ -347,16 +459,92 @@ def test_higher_levels_may_act_on_lower_level_incidents(lw):
     assert row(lw, iid)["resolved_level"] == "grid"  # resolved while held at grid level
 
 
-def test_reopen_gives_a_new_resolve_deadline(lw):
+def test_failed_verification_sends_the_case_back_for_rework(lw):
     iid = report(lw)
     for action in ("accept", "resolve"):
         assert act(lw, "worker", iid, action).status_code == 200
-    res = act(lw, "worker", iid, "reopen", note="居民不满意 the resident is not satisfied")
+    due = row(lw, iid)["resolve_due_at"]
+    res = act(lw, "village", iid, "reject", method="on_site")
+    assert res.status_code == 422 and res.get_json()["error"]["field"] == "note"
+    res = act(lw, "village", iid, "reject", method="on_site",
+              note="现场仍有积水 still flooded on site")
     assert res.status_code == 200
     stored = row(lw, iid)
-    assert stored["status"] == "accepted" and stored["resolved_at"] is None
-    at = datetime.fromisoformat(res.get_json()["event"]["at"])
-    assert stored["resolve_due_at"] == at + timedelta(hours=72)
+    assert stored["status"] == "mediating" and stored["resolved_at"] is None
+    assert stored["rework_count"] == 1 and stored["resolve_due_at"] == due
+    assert res.get_json()["incident"]["stage"] == "handle"
+
+
+def test_returned_reports_need_a_reason_and_are_final(lw):
+    iid = report(lw)
+    assert act(lw, "worker", iid, "return").status_code == 422
+    res = act(lw, "worker", iid, "return", note="不属于本网格 not a matter for the grid")
+    assert res.status_code == 200 and res.get_json()["incident"]["allowed_actions"] == []
+    assert row(lw, iid)["returned_at"] is not None
+
+
+def test_reminders_come_from_above_and_keep_the_version(lw):
+    iid = report(lw)
+    assert act(lw, "worker", iid, "remind", note="hurry").status_code == 403
+    res = act(lw, "township", iid, "remind", note="请今日办结 finish today")
+    assert res.status_code == 200
+    assert res.get_json()["incident"]["version"] == 1
+    assert res.get_json()["incident"]["remind_count"] == 1
+    assert act(lw, "worker", iid, "accept", version=1).status_code == 200
+    log = lw["clients"]["worker"].get(f"/api/v1/incidents/{iid}/events").get_json()["events"]
+    assert [(e["action"], e["username"]) for e in log] == [("remind", "lc-township"),
+                                                           ("accept", "lc-worker")]
+
+
+def test_dispatch_to_a_department_whose_members_handle_it(lw):
+    admin = lw["clients"]["admin"]
+    member = make_account(lw["url"], f"lc-dept-{uuid.uuid4().hex[:6]}", "official",
+                          ["231281102000"])
+    other = make_account(lw["url"], f"lc-dept-{uuid.uuid4().hex[:6]}", "official",
+                          ["231281102000"])
+    res = admin.post("/api/v1/departments", json={
+        "name": f"城管 {uuid.uuid4().hex[:4]}", "unit": "231281000000",
+        "member_ids": [member["id"]]})
+    assert res.status_code == 201, res.get_json()
+    dept = res.get_json()
+    elsewhere = admin.post("/api/v1/departments", json={
+        "name": f"综治 {uuid.uuid4().hex[:4]}", "unit": "231281102000"}).get_json()
+    iid = report(lw)
+    for action in ("accept", "register"):
+        assert act(lw, "township", iid, action).status_code == 200
+    targets = lw["clients"]["township"].get(f"/api/v1/incidents/{iid}/dispatch-targets")
+    depts = {d["id"]: d for d in targets.get_json()["departments"]}
+    assert depts[dept["id"]]["whistle"] is True and elsewhere["id"] not in depts
+    people = {a["username"] for a in targets.get_json()["accounts"]}
+    assert {"lc-worker", "lc-village", "lc-township"} <= people and "lc-foreign" not in people
+    assert lw["clients"]["foreign"].get(f"/api/v1/incidents/{iid}/dispatch-targets") \
+        .status_code == 403
+    res = act(lw, "township", iid, "dispatch", department_id=elsewhere["id"])
+    assert res.status_code == 422 and "does not contain" in res.get_json()["error"]["message"]
+    assert act(lw, "township", iid, "dispatch").status_code == 422
+    res = act(lw, "township", iid, "dispatch", department_id=dept["id"], note="请处置")
+    assert res.status_code == 200, res.get_json()
+    assert res.get_json()["event"]["details"]["whistle"] == "吹哨报到"  # a city department
+    mc = client_for(lw["url"], member["token"], RATELIMIT_ENABLED=False)
+    oc = client_for(lw["url"], other["token"], RATELIMIT_ENABLED=False)
+    shown = mc.get(f"/api/v1/incidents/{iid}/events").get_json()["incident"]
+    assert shown["assigned_to_you"] and shown["allowed_actions"] == ["mediate", "resolve"]
+    assert oc.get(f"/api/v1/incidents/{iid}/events").status_code == 403
+    body = {"action": "resolve", "version": shown["version"], "note": "已清理 cleared"}
+    assert oc.post(f"/api/v1/incidents/{iid}/transitions", json=body).status_code == 403
+    res = mc.post(f"/api/v1/incidents/{iid}/transitions", json=body)
+    assert res.status_code == 200 and res.get_json()["incident"]["status"] == "resolved"
+    assert row(lw, iid)["resolved_by"] == member["id"]
+    # dispatch to a person: inside the case's jurisdiction only
+    iid2 = report(lw)
+    for action in ("accept", "register"):
+        assert act(lw, "township", iid2, action).status_code == 200
+    res = act(lw, "township", iid2, "dispatch",
+              account_id=lw["accounts"]["foreign"]["id"])
+    assert res.status_code == 422 and res.get_json()["error"]["field"] == "account_id"
+    res = act(lw, "township", iid2, "dispatch", account_id=lw["accounts"]["worker"]["id"])
+    assert res.status_code == 200 and row(lw, iid2)["assignee_account_id"] == \
+        lw["accounts"]["worker"]["id"]
 
 
 def test_a_stale_version_answers_409_with_the_current_state(lw):

@@ -173,6 +173,47 @@ def get_paths(world):
     yield from coverage_paths(world)
     yield from analysis_paths()
     yield from tile_paths(world)
+    yield from case_paths(world)
+
+
+def attachment_world(world) -> dict:
+    """One photo on every incident (stored directly), built once per module."""
+    if "attachments" not in world:
+        from PIL import Image
+
+        from gis.attachments.content import prepare
+        from gis.store import attachments as astore
+        buf = io.BytesIO()
+        Image.new("RGB", (40, 30), (200, 60, 60)).save(buf, "PNG")
+        photo = prepare("photo.png", buf.getvalue())
+        row = {k: getattr(photo, k) for k in ("kind", "filename", "content_type", "sha256",
+                                               "data", "thumbnail", "width", "height")}
+        row.update(size_bytes=photo.size_bytes, gps_lon=None, gps_lat=None)
+        with db.engine(world["url"]).begin() as conn:
+            world["attachments"] = {
+                iid: astore.insert(conn, iid, [row], event_id=None, account_id=None,
+                                   username="walk")[0]["id"]
+                for iid in world["ids"]["incidents"].values()}
+    return world["attachments"]
+
+
+def case_paths(world):
+    for tab in ("all", "accept", "overdue"):
+        yield f"/api/v1/cases?tab={tab}&limit=200"
+    yield "/api/v1/cases?q=ext-"
+    yield "/api/v1/cases/export.csv"
+    yield "/api/v1/tasks?limit=200"
+    yield "/api/v1/tasks/unread"
+    yield "/api/v1/supervision"
+    yield "/api/v1/supervision?level=grid"
+    yield "/api/v1/departments"
+    yield "/api/v1/calendar"
+    yield "/api/v1/stage-limits"
+    for iid, aid in attachment_world(world).items():
+        yield f"/api/v1/incidents/{iid}/dispatch-targets"
+        yield f"/api/v1/incidents/{iid}/attachments"
+        yield f"/api/v1/attachments/{aid}"
+        yield f"/api/v1/attachments/{aid}/thumbnail"
 
 
 def analysis_paths():
@@ -368,7 +409,7 @@ def _spare_token(world, account) -> int:
 
 
 NEXT_ACTION = {"reported": "accept", "accepted": "mediate", "mediating": "resolve",
-               "resolved": "close"}
+               "resolved": "verify", "verified": "close"}
 
 
 @pytest.mark.parametrize("name", list(ACCOUNTS))
@@ -390,12 +431,14 @@ def test_lifecycle_outside_the_jurisdiction_changes_nothing(world, reached, name
     for ext in foreign[:3]:
         before = lifecycle(ext)
         res = w.send("POST", f"/api/v1/incidents/{world['ids']['incidents'][ext]}/transitions",
-                     json={"action": NEXT_ACTION[before[0]], "version": before[1]})
+                     json={"action": NEXT_ACTION[before[0]], "version": before[1],
+                           "method": "phone"})
         assert res.status_code == 403 and lifecycle(ext) == before
     own = next(e for e in sorted(w.own) if lifecycle(e)[0] in NEXT_ACTION)
     before = lifecycle(own)
     res = w.send("POST", f"/api/v1/incidents/{world['ids']['incidents'][own]}/transitions",
-                 json={"action": NEXT_ACTION[before[0]], "version": before[1]})
+                 json={"action": NEXT_ACTION[before[0]], "version": before[1],
+                           "method": "phone"})
     if w.account["role"] in ("planner", "client"):
         assert res.status_code == 403 and lifecycle(own) == before
     else:
@@ -550,6 +593,60 @@ def test_coverage_writes_outside_the_jurisdiction_change_nothing(world, reached,
         res = w.send("PUT", f"/api/v1/staff/own-{name}", json={
             "name": "某", "role": "full_time", "grids": [own_grid]})
         assert res.status_code == 200 and res.get_json()["updated"] == 1
+
+
+@pytest.mark.parametrize("name", list(ACCOUNTS))
+def test_case_handling_writes_follow_role_and_jurisdiction(world, reached, name):
+    """Departments, the calendar and stage limits are the administrator's; attachments go on
+    incidents inside the jurisdiction only; marking tasks seen is everyone's own."""
+    w = Walker(world, name, reached)
+    role = w.account["role"]
+    admin = role == "admin"
+    eng = db.engine(world["url"])
+
+    def state():
+        with eng.connect() as conn:
+            return [conn.execute(text(f"SELECT * FROM {t} ORDER BY 1")).all()
+                    for t in ("department", "stage_limit", "work_calendar")]
+
+    before = state()
+    assert w.send("POST", "/api/v1/tasks/seen").status_code == 200
+    res = w.send("POST", "/api/v1/departments", json={"name": f"walk {name}", "unit": T1})
+    assert res.status_code == (201 if admin else 403)
+    dept = res.get_json()["id"] if admin else 1
+    res = w.send("PATCH", f"/api/v1/departments/{dept}", json={"active": False})
+    assert res.status_code == (200 if admin else 403)
+    calendar = w.send("GET", "/api/v1/calendar").get_json()
+    keep = {k: calendar[k] for k in ("timezone", "periods", "weekdays", "holidays",
+                                     "workdays", "first_year", "last_year")}
+    assert w.send("PUT", "/api/v1/calendar", json=keep).status_code == (200 if admin else 403)
+    res = w.send("PUT", "/api/v1/stage-limits", json={"limits": [
+        {"stage": "accept", "hours": 4}]})
+    assert res.status_code == (200 if admin else 403)
+    if not admin:
+        assert state() == before
+    from PIL import Image
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buf, "PNG")
+    scope = scope_of(w.account)
+    may_add = bool({"incident.create", "incident.manage"} & ROLE_PERMISSIONS[role])
+    for ext, iid in sorted(world["ids"]["incidents"].items()):
+        if ext not in ("ext-outside", *(f"ext-{c}" for c in world["grid_points"])):
+            continue
+        inside = ext in w.own or scope.everything
+        with eng.connect() as conn:
+            n = conn.execute(text("SELECT count(*) FROM incident_attachment "
+                                  "WHERE incident_id = :i"), {"i": iid}).scalar()
+        res = w.send("POST", f"/api/v1/incidents/{iid}/attachments",
+                     data={"file": (io.BytesIO(buf.getvalue()), "p.png")},
+                     content_type="multipart/form-data")
+        assert res.status_code == (201 if inside and may_add else 403), (ext, res.status_code)
+        with eng.connect() as conn:
+            after = conn.execute(text("SELECT count(*) FROM incident_attachment "
+                                      "WHERE incident_id = :i"), {"i": iid}).scalar()
+        assert after == n + (res.status_code == 201)
+        if inside and may_add:
+            break
 
 
 @pytest.mark.parametrize("name", list(ACCOUNTS))

@@ -3,8 +3,8 @@ with its blueprint `bp` and the OpenAPI description of its routes (OPENAPI_PATHS
 web.api.openapi)."""
 from __future__ import annotations
 
-from web.api import (accounts, analysis, boundaries, categories, coverage, features, incidents,
-                     lifecycle, openapi, planning, tiles)
+from web.api import (accounts, analysis, attachments, boundaries, cases, categories,
+                     coverage, departments, features, incidents, lifecycle, openapi, planning, tiles)
 
-MODULES = (boundaries, incidents, lifecycle, analysis, accounts, features, planning, coverage,
-           categories, tiles, openapi)
+MODULES = (boundaries, incidents, lifecycle, cases, attachments, departments, analysis, accounts,
+           features, planning, coverage, categories, tiles, openapi)

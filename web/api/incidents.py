@@ -44,7 +44,8 @@ def post_incident():
 @requires("incident.read")
 def get_incident(incident_id: int):
     with engine().connect() as conn:
-        return jsonify(incident_feature(conn, incident_id, principal().scope))
+        p = principal()
+        return jsonify(incident_feature(conn, incident_id, p.scope, account_id=p.account_id))
 
 
 @bp.post("/imports/incidents")

@@ -1,0 +1,185 @@
+"""The case lists in PostgreSQL: the incident centre's tabs with their counts, search, sorting
+and paging; my tasks and what I did (已办); cards per unit for supervision. Tabs and sort keys
+are defined in gis.incidents.cases; this module turns them into SQL."""
+from __future__ import annotations
+
+from sqlalchemy import Connection, text
+
+from gis.access.scope import Scope
+from gis.domain import STAGE_OF
+from gis.store.aggregates import filter_clause
+from gis.store.lifecycle import overdue_accept_sql, overdue_resolve_sql
+from gis.store.scope import assigned_clause, incident_clause
+
+
+def _list(values) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
+STAGED = _list(STAGE_OF)
+CARD_SQL = (f"CASE WHEN i.status NOT IN ({STAGED}) THEN NULL "
+            "WHEN i.stage_due_at < :now THEN 'red' "
+            "WHEN i.stage_yellow_at < :now THEN 'yellow' END")
+OVERDUE_SQL = (f"((i.status IN ({STAGED}) AND i.stage_due_at < :now) OR "
+               f"{overdue_accept_sql('i', ':now')} OR {overdue_resolve_sql('i', ':now')})")
+TAB_SQL = {
+    "accept": "i.status IN ('reported', 'escalated')",
+    "dispatch": "i.status IN ('accepted', 'registered')",
+    "handle": "i.status IN ('dispatched', 'mediating')",
+    "verify": "i.status IN ('resolved', 'verified')",
+    "closed": "i.status IN ('closed', 'evaluated', 'returned')",
+    "overdue": OVERDUE_SQL,
+    "all": "TRUE",
+}
+SORT_SQL = {"reported_at": "i.reported_at", "stage_due_at": "i.stage_due_at",
+            "occurred_at": "i.occurred_at", "public_id": "i.public_id",
+            "severity": "CASE i.severity WHEN 'high' THEN 3 WHEN 'medium' THEN 2 ELSE 1 END"}
+ITEM = f"""
+    i.id, i.public_id, i.external_id, i.source, i.category, i.severity, i.status,
+    i.handling_level, i.occurred_at, i.reported_at, i.accept_due_at, i.resolve_due_at,
+    i.stage_started_at, i.stage_yellow_at, i.stage_due_at, i.rework_count, i.remind_count,
+    left(i.description, 200) AS description, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat,
+    {CARD_SQL} AS card, {OVERDUE_SQL} AS overdue,
+    g.code AS grid_code, g.name AS grid_name, v.name AS village_name, t.name AS township_name,
+    i.assignee_account_id, acc.username AS assignee_username,
+    i.assignee_department_id, dep.name AS assignee_department"""
+JOINS = """
+    LEFT JOIN grid g ON g.id = i.grid_id
+    LEFT JOIN admin_area v ON v.id = i.village_id
+    LEFT JOIN admin_area t ON t.id = i.township_id
+    LEFT JOIN account acc ON acc.id = i.assignee_account_id
+    LEFT JOIN department dep ON dep.id = i.assignee_department_id"""
+
+
+def _where(scope: Scope, account_id: int | None, f, unit_scope: Scope | None,
+           q: str | None) -> tuple[str, dict]:
+    s_sql, params = incident_clause(scope, "i", reported=True, account_id=account_id)
+    f_sql, f_params = filter_clause(f, "i")
+    params.update(f_params)
+    parts = [s_sql, f_sql]
+    if unit_scope is not None:
+        u_sql, u_params = incident_clause(unit_scope, "iu")
+        parts.append(u_sql.replace("iu.", "i."))
+        params.update(u_params)
+    if q:
+        parts.append("(i.public_id = :q OR i.external_id = :q OR i.public_id LIKE :q_prefix "
+                     "OR i.description ILIKE :q_text OR CAST(i.id AS text) = :q)")
+        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        params.update({"q": q, "q_prefix": escaped + "%", "q_text": f"%{escaped}%"})
+    return " AND ".join(parts), params
+
+
+def counts(conn: Connection, scope: Scope, account_id: int | None, f, unit_scope, q,
+           now) -> dict:
+    where, params = _where(scope, account_id, f, unit_scope, q)
+    cols = ", ".join(f"count(*) FILTER (WHERE {sql}) AS {tab}" for tab, sql in TAB_SQL.items())
+    row = conn.execute(text(f"SELECT {cols} FROM incident i WHERE {where}"),
+                       {**params, "now": now}).mappings().one()
+    return dict(row)
+
+
+def page(conn: Connection, scope: Scope, account_id: int | None, f, unit_scope, q, *,
+         tab: str, sort: str, descending: bool, limit: int, offset: int, now) -> list[dict]:
+    where, params = _where(scope, account_id, f, unit_scope, q)
+    order = f"{SORT_SQL[sort]} {'DESC' if descending else 'ASC'} NULLS LAST, i.id DESC"
+    rows = conn.execute(text(f"""
+        SELECT {ITEM} FROM incident i {JOINS}
+        WHERE {where} AND {TAB_SQL[tab]}
+        ORDER BY {order} LIMIT :limit OFFSET :offset"""),
+        {**params, "now": now, "limit": limit, "offset": offset}).mappings()
+    return [dict(r) for r in rows]
+
+
+def tasks(conn: Connection, scope: Scope, account_id: int, levels: list[str], *, limit: int,
+          offset: int, now) -> tuple[list[dict], int]:
+    """The account's to-do list, due soonest first: cases dispatched to it or its departments
+    (dispatched, in hand), and the cases of its jurisdiction waiting at the handling levels it
+    acts at (`levels`) to be accepted, dispatched or verified. Returns (rows, total)."""
+    mine, params = assigned_clause(account_id, "i")
+    s_sql, s_params = incident_clause(scope, "i")
+    params.update(s_params)
+    waiting = (f"({s_sql} AND i.handling_level = ANY(:levels) AND i.status IN "
+               "('reported', 'escalated', 'accepted', 'registered', 'resolved') "
+               "AND NOT (i.status = 'resolved' AND i.resolved_by = :me))")
+    where = f"(({mine} AND i.status IN ('dispatched', 'mediating')) OR {waiting})"
+    rows = conn.execute(text(f"""
+        SELECT {ITEM}, {mine} AS assigned, count(*) OVER () AS total
+        FROM incident i {JOINS} WHERE {where}
+        ORDER BY i.stage_due_at ASC NULLS LAST, i.id LIMIT :limit OFFSET :offset"""),
+        {**params, "levels": levels, "me": account_id, "now": now, "limit": limit,
+         "offset": offset}).mappings().all()
+    total = rows[0]["total"] if rows else conn.execute(text(
+        f"SELECT count(*) FROM incident i WHERE {where}"),
+        {**params, "levels": levels, "me": account_id}).scalar()
+    return [dict(r) for r in rows], total
+
+
+def unread(conn: Connection, scope: Scope, account_id: int, levels: list[str]) -> int:
+    """Tasks that arrived (entered their stage) since the account last opened its tasks."""
+    mine, params = assigned_clause(account_id, "i")
+    s_sql, s_params = incident_clause(scope, "i")
+    params.update(s_params)
+    return conn.execute(text(f"""
+        SELECT count(*) FROM incident i, account a
+        WHERE a.id = :me AND i.stage_started_at > coalesce(a.tasks_seen_at, '-infinity')
+          AND (({mine} AND i.status IN ('dispatched', 'mediating'))
+               OR ({s_sql} AND i.handling_level = ANY(:levels) AND i.status IN
+                   ('reported', 'escalated', 'accepted', 'registered', 'resolved')
+                   AND NOT (i.status = 'resolved' AND i.resolved_by = :me)))"""),
+        {**params, "levels": levels, "me": account_id}).scalar()
+
+
+def mark_tasks_seen(conn: Connection, account_id: int) -> None:
+    conn.execute(text("UPDATE account SET tasks_seen_at = now() WHERE id = :me"),
+                 {"me": account_id})
+
+
+def done_by(conn: Connection, account_id: int, *, limit: int) -> list[dict]:
+    """What the account did recently (已办): its latest events, one row per case, newest first."""
+    return [dict(r) for r in conn.execute(text(f"""
+        SELECT DISTINCT ON (e.at, e.incident_id) e.at AS done_at, e.action AS done_action,
+               e.note AS done_note, {ITEM.replace(':now', 'now()')}
+        FROM incident_event e JOIN incident i ON i.id = e.incident_id {JOINS}
+        WHERE e.account_id = :me
+        ORDER BY e.at DESC, e.incident_id LIMIT :limit"""),
+        {"me": account_id, "limit": limit}).mappings()]
+
+
+def cards_by_unit(conn: Connection, scope: Scope, level: str, generation_id: int,
+                  now) -> list[dict]:
+    """Per unit of `level` inside the jurisdiction: open cases, yellow and red cards,
+    reminders sent, and the handling levels they sit at."""
+    col = "grid_id" if level == "grid" else f"{level}_id"
+    table = "grid" if level == "grid" else "admin_area"
+    s_sql, params = incident_clause(scope, "i")
+    rows = conn.execute(text(f"""
+        SELECT u.code AS unit_code, u.name AS unit_name,
+               count(*) AS open,
+               count(*) FILTER (WHERE {CARD_SQL} = 'yellow') AS yellow,
+               count(*) FILTER (WHERE {CARD_SQL} = 'red') AS red,
+               sum(i.remind_count)::bigint AS reminders
+        FROM incident i JOIN {table} u ON u.id = i.{col}
+        WHERE {s_sql} AND i.generation_id = :gen AND i.status IN ({STAGED})
+        GROUP BY u.code, u.name
+        ORDER BY count(*) FILTER (WHERE {CARD_SQL} = 'red') DESC,
+                 count(*) FILTER (WHERE {CARD_SQL} = 'yellow') DESC, u.code"""),
+        {**params, "gen": generation_id, "now": now}).mappings()
+    return [dict(r) for r in rows]
+
+
+def carded(conn: Connection, scope: Scope, unit_scope: Scope | None, *, limit: int,
+           now) -> list[dict]:
+    """Cases with a yellow or red card inside the jurisdiction (and unit), red first, the
+    longest past due first."""
+    s_sql, params = incident_clause(scope, "i")
+    u_sql = "TRUE"
+    if unit_scope is not None:
+        u_sql, u_params = incident_clause(unit_scope, "iu")
+        u_sql = u_sql.replace("iu.", "i.")
+        params.update(u_params)
+    return [dict(r) for r in conn.execute(text(f"""
+        SELECT {ITEM} FROM incident i {JOINS}
+        WHERE {s_sql} AND {u_sql} AND i.status IN ({STAGED}) AND i.stage_yellow_at < :now
+        ORDER BY (i.stage_due_at < :now) DESC, i.stage_due_at, i.id LIMIT :limit"""),
+        {**params, "now": now, "limit": limit}).mappings()]
+
