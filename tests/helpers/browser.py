@@ -24,8 +24,9 @@ class Visit:
             return
         self.failed.append(f"{request.url} {request.failure}")
 
-    def __init__(self, browser, url, user=None):
-        self.context = browser.new_context(viewport={"width": 1400, "height": 900})
+    def __init__(self, browser, url, user=None, **context):
+        context.setdefault("viewport", {"width": 1400, "height": 900})
+        self.context = browser.new_context(**context)
         self.outside, self.errors, self.failed = [], [], []
         self.context.route("**/*", self._route)
         self.page = self.context.new_page()

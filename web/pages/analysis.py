@@ -12,6 +12,7 @@ from gis.categories.manage import catalogue
 from gis.categories.rules import Catalogue
 from gis.domain import LEVEL_LABELS, LEVEL_PLURAL
 from gis.incidents.filters import IncidentFilter, parse_filter
+from gis.incidents.lifecycle import STATUS_LABELS
 from gis.tiles.layers import grid_min_zoom
 from web.auth import principal, requires
 from web.database import engine
@@ -19,9 +20,6 @@ from web.maps import map_parts, new_map, outline_tiles, tile_url
 
 bp = Blueprint("analysis_pages", __name__, url_prefix="/maps")
 
-STATUS_LABELS = {"reported": "已上报 Reported", "accepted": "已受理 Accepted",
-                 "mediating": "调解中 In mediation", "resolved": "已化解 Resolved",
-                 "escalated": "已上报上级 Escalated", "closed": "已办结 Closed"}
 SEVERITY_LABELS = {"low": "一般 Low", "medium": "较大 Medium", "high": "重大 High"}
 HEAT_GRADIENT = {0.2: "#2c7bb6", 0.45: "#abd9e9", 0.65: "#ffffbf", 0.85: "#fdae61",
                  1.0: "#d7191c"}
