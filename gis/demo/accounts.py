@@ -1,5 +1,6 @@
-"""The demo accounts: one per role over the demo data (plus a township official to show
-scoping), created or reset with the same secrets every run (kept in
+"""The demo accounts: one per role over the demo data (plus a township and a village official
+to show scoping and verification by another account, and a member of a demo department that
+cases can be dispatched to), created or reset with the same secrets every run (kept in
 .gridgis/demo-accounts.json, mode 600)."""
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from gis.config import STATE_DIR
 from gis.errors import InputError
 from gis.store import accounts, audit
 from gis.store import demo as dstore
+from gis.store import departments
 from gis.store.db import Engine
 
 SECRETS = STATE_DIR / "demo-accounts.json"
@@ -24,12 +26,33 @@ def roster(units: dict) -> list[dict]:
         {"username": "planner", "role": "planner", "units": [city]},
         {"username": "official", "role": "official", "units": [city]},
         {"username": "township-official", "role": "official", "units": [units["township"]]},
+        {"username": "village-official", "role": "official", "units": [units["grid"][:12]]},
         {"username": "grid-worker", "role": "grid_worker", "units": [units["grid"]]},
+        {"username": "dept-staff", "role": "official", "units": [units["township"]],
+         "department": DEPARTMENTS[0][0]},
         {"username": "hotline-12345", "role": "client", "units": [city]},
     ]
 
 
+# The demo's departments (name, the level of the unit they serve): a city bureau that
+# townships call on (吹哨报到) and a township office; removed with the demo.
+DEPARTMENTS = (("(演示 demo) 城管执法局 Urban management bureau", "city"),
+               ("(演示 demo) 司法所 Judicial office", "township"))
+DEPARTMENT_NAMES = tuple(name for name, _ in DEPARTMENTS)
+
+
 USERNAMES = tuple(spec["username"] for spec in roster({"city": "", "township": "", "grid": ""}))
+
+
+def _departments(conn, units: dict) -> dict[str, int]:
+    """The demo departments (created once); name -> id."""
+    out = {}
+    for name, level in DEPARTMENTS:
+        code = units[level]
+        found = next((d for d in departments.list_all(conn, inactive=True)
+                      if d["name"] == name), None)
+        out[name] = found["id"] if found else departments.insert(conn, name, level, code)
+    return out
 
 
 def ensure_demo_accounts(engine: Engine) -> dict[str, dict]:
@@ -41,6 +64,8 @@ def ensure_demo_accounts(engine: Engine) -> dict[str, dict]:
         if units is None:
             raise InputError("load the demo data first (gridgis demo load)")
         out = {}
+        depts = _departments(conn, units)
+        members: dict[int, list[int]] = {d: [] for d in depts.values()}
         for spec in roster(units):
             name = spec["username"]
             password = saved.get(name, {}).get("password") or new_password()
@@ -55,12 +80,17 @@ def ensure_demo_accounts(engine: Engine) -> dict[str, dict]:
                                 active=None if account["active"] else True,
                                 password=None if same else password, units=resolved)
             entry = {"password": password, "role": spec["role"], "units": spec["units"]}
+            if spec.get("department"):
+                members[depts[spec["department"]]].append(account["id"])
+                entry["department"] = spec["department"]
             if spec["role"] == "client":
                 secret = saved.get(name, {}).get("token")
                 if not secret or accounts.token_account(conn, secret) is None:
                     _, secret = accounts.create_token(conn, account["id"], "demo")
                 entry["token"] = secret
             out[name] = entry
+        for dept_id, ids in members.items():
+            departments.set_members(conn, dept_id, ids)
         audit.record(conn, SYSTEM, "account_update", "demo-accounts",
                      details={"accounts": sorted(out)})
     STATE_DIR.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ import pandas as pd
 from gis.access.roles import SYSTEM, Principal
 from gis.boundaries.index import ASSIGNED, assign_points
 from gis.coverage.response_areas import recompute_response_areas
-from gis.demo.accounts import SECRETS, USERNAMES
+from gis.demo.accounts import DEPARTMENT_NAMES, SECRETS, USERNAMES
 from gis.errors import Conflict, NotFound
 from gis.store import audit
 from gis.store import boundaries as bstore
@@ -53,7 +53,8 @@ def remove_demo(engine: Engine, *, other_incidents: str = "refuse", actor: Princ
             say(f"{moved} incidents of other sources re-assigned under generation "
                 f"{', '.join(map(str, target))}")
         counts = dstore.delete_demo(conn, gens, sources, accounts,
-                                    other_too=other_incidents == "delete")
+                                    other_too=other_incidents == "delete",
+                                    departments=DEPARTMENT_NAMES)
         activated = None
         for g in after:  # a root whose active generation was the demo's takes its newest other
             if not g["is_active"]:

@@ -16,6 +16,7 @@ from gis.categories.manage import catalogue_of
 from gis.errors import UnprocessableError, ValidationFailed
 from gis.files import read_points
 from gis.geo.crs import normalise_crs_name
+from gis.incidents import timelimits
 from gis.incidents.parse import TableOptions, generates_ids, validate_table
 from gis.incidents.submit import account_source
 from gis.store import audit
@@ -115,6 +116,7 @@ def import_incidents(engine: Engine, path: str | Path, *, crs: str | None = None
                 step("comparing", len(part), len(keys))
             report.inserted = len(good) - report.duplicates
             return report
+        timelimits.start_clocks(conn, good)
         report.inserted = istore.bulk_insert(
             conn, good, batch_size=batch_size,
             progress=lambda n: step("storing", n, len(good)))

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+import numpy as np
+import pandas as pd
+
 from gis.access.roles import Principal
 from gis.access.scope import require_city_wide
 from gis.categories.manage import catalogue
+from gis.domain import STAGE_OF
 from gis.errors import InputError
 from gis.incidents import calendar as cal
 from gis.incidents import lifecycle as lc
@@ -43,6 +47,31 @@ def set_calendar(conn: Connection, actor: Principal, body, *,
                  details={"before": before, "after": new.as_json(), "periods": len(periods)},
                  **(origin or {}))
     return get_calendar(conn)
+
+
+CLOCKS = ("stage_started_at", "stage_yellow_at", "stage_due_at")
+
+
+def start_clocks(conn: Connection, frame: pd.DataFrame) -> None:
+    """Set the stage clock columns (CLOCKS) of incidents about to be imported, as the insert
+    trigger of migration 0017 would one row at a time: from reported_at, the stage of each
+    status, the category's limit (else the default) in working hours."""
+    stage = frame["status"].map(STAGE_OF)
+    limits = calstore.limits(conn)
+    own = {(r["category"], r["stage"]): r["hours"] for r in limits if r["category"]}
+    default = {r["stage"]: r["hours"] for r in limits if not r["category"]}
+    key = pd.Series(list(zip(frame["category"], stage)), index=frame.index)
+    hours = key.map(own).fillna(stage.map(default)).to_numpy("float64")
+    has = stage.notna().to_numpy() & ~np.isnan(hours)
+    reported = pd.to_datetime(frame["reported_at"], utc=True)
+    t = reported.to_numpy("datetime64[us]").astype("int64") / 1e6
+    table = cal.PeriodTable(*calstore.period_arrays(conn))
+    hours = np.where(has, hours, 0.0)
+    out = {"stage_started_at": t, "stage_yellow_at": table.add(t, hours * 2880),
+           "stage_due_at": table.add(t, hours * 3600)}
+    for col, values in out.items():
+        when = pd.to_datetime(np.round(values * 1e6).astype("int64"), unit="us", utc=True)
+        frame[col] = pd.Series(when, index=frame.index).where(has)
 
 
 def limits_json(conn: Connection) -> dict:

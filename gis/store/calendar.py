@@ -27,6 +27,18 @@ def replace(conn: Connection, settings: dict,
         {"s": [p[0] for p in periods], "e": [p[1] for p in periods]})
 
 
+def period_arrays(conn: Connection):
+    """(starts, ends, cum) of the stored periods as float64 arrays of epoch seconds."""
+    import numpy as np
+    rows = conn.execute(text(
+        "SELECT extract(epoch FROM starts)::float8, extract(epoch FROM ends)::float8, cum "
+        "FROM work_period ORDER BY starts")).all()
+    if not rows:
+        return np.empty(0), np.empty(0), np.empty(0)
+    arr = np.asarray(rows, dtype="float64")
+    return arr[:, 0], arr[:, 1], arr[:, 2]
+
+
 def work_add(conn: Connection, start: datetime, hours: float) -> datetime:
     return conn.execute(text("SELECT work_add(:t, :s)"),
                         {"t": start, "s": hours * 3600}).scalar_one()

@@ -115,10 +115,10 @@ def reassign(conn: Connection, ids: list[int], generation_id: int, assignment: d
 
 
 def delete_demo(conn: Connection, gens: list[int], sources: list[str], accounts: list[str],
-                other_too: bool) -> dict:
+                other_too: bool, departments: tuple[str, ...] = ()) -> dict:
     """Delete the demo: its incidents (and, with other_too, every incident left under its
     generations), plans drawn on its generations, the synthetic coverage set, its generations
-    and its accounts. Returns counts per kind."""
+    and its accounts and departments (by name). Returns counts per kind."""
     p = {"gens": gens, "sources": sources, "accounts": accounts}
     other = " OR i.generation_id = ANY(:gens)" if other_too else ""
     out = {"incidents": conn.execute(text(
@@ -139,6 +139,9 @@ def delete_demo(conn: Connection, gens: list[int], sources: list[str], accounts:
         "DELETE FROM generation WHERE id = ANY(:gens)"), p).rowcount
     out["accounts"] = conn.execute(text(
         "DELETE FROM account WHERE username = ANY(:accounts)"), p).rowcount
+    out["departments"] = conn.execute(text(
+        "DELETE FROM department WHERE name = ANY(:departments)"),
+        {"departments": list(departments)}).rowcount
     return out
 
 

@@ -20,6 +20,9 @@ ASSIGNMENT = ("generation_id", "grid_id", *(f"{u}_id" for u in UNITS))
 INPUT = ("source", "external_id", "category", "severity", "status", "occurred_at",
          "reported_at", "description", "input_crs", "input_x", "input_y")
 STORED = (*INPUT, *ASSIGNMENT, "reporter_unit")
+# stage clocks a bulk import sets (gis.incidents.timelimits.start_clocks); NULL: the insert
+# trigger sets them
+CLOCKS = ("stage_started_at", "stage_yellow_at", "stage_due_at")
 
 PUBLIC_ID_DEFAULT = ("to_char(now() AT TIME ZONE 'Asia/Shanghai', 'YYYYMMDD') || '-' || "
                      "lpad(nextval('incident_public_seq')::text, 6, '0')")
@@ -86,17 +89,17 @@ def bulk_insert(conn: Connection, frame: pd.DataFrame, batch_size: int = 25_000,
     moves while the database works); rows whose (source, external_id) exists are skipped.
     Returns the number inserted. Runs inside the caller's transaction, so a failure in any
     batch leaves nothing."""
-    staged = [*STORED, "lon", "lat"]
+    staged = [*STORED, *CLOCKS, "lon", "lat"]
     conn.execute(text(f"CREATE TEMP TABLE incident_stage ON COMMIT DROP AS SELECT "
-                      f"{', '.join(STORED)}, 0::float8 AS lon, 0::float8 AS lat FROM incident "
-                      "WITH NO DATA"))
-    cols = [*STORED, "geom", "accept_due_at", "resolve_due_at"]
+                      f"{', '.join(STORED)}, {', '.join(CLOCKS)}, 0::float8 AS lon, "
+                      "0::float8 AS lat FROM incident WITH NO DATA"))
+    cols = [*STORED, *CLOCKS, "geom", "accept_due_at", "resolve_due_at"]
     # Due times set here, once per statement, spare the per-row trigger (migration 0009); the
     # formula is the trigger's (migration 0014), at the default handling level 'grid': the
     # category's hours where it has them, else the level rule's.
     insert = text(
         f"INSERT INTO incident ({', '.join(cols)}) "
-        f"SELECT {', '.join('s.' + c for c in STORED)}, "
+        f"SELECT {', '.join('s.' + c for c in (*STORED, *CLOCKS))}, "
         "ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326), "
         "s.reported_at + make_interval(secs => coalesce(c.accept_hours, r.accept_hours) * 3600), "
         "s.reported_at + make_interval(secs => coalesce(c.resolve_hours, r.resolve_hours) * 3600) "
@@ -121,12 +124,15 @@ def bulk_insert(conn: Connection, frame: pd.DataFrame, batch_size: int = 25_000,
 
 def _csv(part: pd.DataFrame) -> str:
     """The rows as COPY CSV: times as UTC ISO strings, ids as integers, NULL as \\N."""
-    out = part.reindex(columns=list(STORED)).copy()  # reporter_unit may be absent: NULL
+    # reporter_unit and the clocks may be absent: NULL
+    out = part.reindex(columns=[*STORED, *CLOCKS]).copy()
     for col in ASSIGNMENT[1:]:
         out[col] = out[col].astype("Int64")
-    for col in ("occurred_at", "reported_at"):
-        values = pd.to_datetime(out[col], utc=True).dt.tz_localize(None).to_numpy("datetime64[us]")
-        out[col] = np.char.add(np.datetime_as_string(values, unit="us"), "+00:00")
+    for col in ("occurred_at", "reported_at", *CLOCKS):
+        times = pd.to_datetime(out[col], utc=True)
+        values = times.dt.tz_localize(None).to_numpy("datetime64[us]")
+        text_ = np.char.add(np.datetime_as_string(values, unit="us"), "+00:00")
+        out[col] = np.where(times.isna().to_numpy(), None, text_)
     out["lon"], out["lat"] = part["lon"].to_numpy(), part["lat"].to_numpy()
     buf = io.StringIO()
     out.to_csv(buf, index=False, header=False, na_rep="\\N")

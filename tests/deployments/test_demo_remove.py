@@ -23,7 +23,8 @@ COUNTS = """SELECT (SELECT count(*) FROM generation) AS generations,
                    (SELECT count(*) FROM staff) AS staff, (SELECT count(*) FROM camera) AS cameras,
                    (SELECT count(*) FROM response_post) AS posts,
                    (SELECT count(*) FROM road) AS roads,
-                   (SELECT count(*) FROM account) AS accounts"""
+                   (SELECT count(*) FROM account) AS accounts,
+                   (SELECT count(*) FROM department) AS departments"""
 
 
 def counts(engine) -> dict:
@@ -46,7 +47,8 @@ def demo(fresh_db, tmp_path, monkeypatch):
 def test_the_demo_goes_whole_and_other_reports_stay(demo, tmp_path, monkeypatch):
     engine, url, secrets = demo
     loaded = counts(engine)
-    assert loaded["incidents"] > 4000 and loaded["staff"] > 3000 and loaded["accounts"] == 6
+    assert loaded["incidents"] > 4000 and loaded["staff"] > 3000 and loaded["accounts"] == 8
+    assert loaded["departments"] == 2
     # a report of another source, made while only the demo's boundaries exist
     with engine.begin() as conn:
         kept, _ = submit_incident(conn, petition("REAL-1", 125.1, 46.25), scope=Scope.all())
@@ -65,7 +67,7 @@ def test_the_demo_goes_whole_and_other_reports_stay(demo, tmp_path, monkeypatch)
     assert out.exit_code == 0, out.output
     assert "1 incidents of other sources re-assigned" in out.output
     assert counts(engine) == {"generations": 1, "incidents": 1, "staff": 0, "cameras": 0,
-                              "posts": 0, "roads": 0, "accounts": 0}
+                              "posts": 0, "roads": 0, "accounts": 0, "departments": 0}
     assert not secrets.exists()
     with engine.connect() as conn:
         gen = conn.execute(text("SELECT id, is_active FROM generation")).one()
@@ -87,7 +89,7 @@ def test_other_reports_may_go_too_when_asked(demo):
     out = demo_remove.remove_demo(engine, other_incidents="delete")
     assert out["activated"] is None and out["reassigned"] == 0
     assert counts(engine) == {"generations": 0, "incidents": 0, "staff": 0, "cameras": 0,
-                              "posts": 0, "roads": 0, "accounts": 0}
+                              "posts": 0, "roads": 0, "accounts": 0, "departments": 0}
     # and the demo loads again afterwards
     load_demo(engine, say=lambda line: None)
     assert counts(engine)["incidents"] > 4000

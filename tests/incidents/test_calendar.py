@@ -68,6 +68,22 @@ def test_reference_addition_skips_nights_lunch_and_weekends():
     assert cal.add_working_hours([], at(2026, 6, 8, 12, 30), 5) == at(2026, 6, 8, 17, 30)
 
 
+def test_the_vectorised_addition_equals_the_reference():
+    ps = cal.periods(small(holidays=["2026-05-01"]))
+    table = cal.PeriodTable(np.array([s.timestamp() for s, _ in ps]),
+                            np.array([e.timestamp() for _, e in ps]),
+                            np.cumsum([0] + [(e - s).total_seconds() for s, e in ps])[:-1])
+    rng = np.random.default_rng(5)
+    t = at(2026, 1, 1).timestamp() + rng.uniform(0, 360 * 86400, 500)
+    hours = rng.choice([0, 0.5, 3.2, 4, 40, 9000], 500)
+    got = table.add(t, hours * 3600)
+    want = [cal.add_working_hours(ps, datetime.fromtimestamp(s, timezone.utc), h).timestamp()
+            for s, h in zip(t, hours)]
+    assert got == pytest.approx(want, abs=1e-3)
+    empty = cal.PeriodTable(np.empty(0), np.empty(0), np.empty(0))
+    assert empty.add(t[:3], hours[:3] * 3600) == pytest.approx(t[:3] + hours[:3] * 3600)
+
+
 def test_work_add_in_the_database_equals_the_reference(fresh_db):
     ps = cal.periods(cal.parse_calendar({}))
     rng = np.random.default_rng(3)

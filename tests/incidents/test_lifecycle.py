@@ -325,6 +325,12 @@ def test_new_incidents_get_due_times_from_the_grid_rule_single_and_bulk(lw, tmp_
                   "FROM incident WHERE source = 'lc-bulk'").all()
     assert len(got) == 3
     assert {(a, r) for _, a, r in got} == {(timedelta(hours=24), timedelta(hours=72))}
+    # the bulk path starts the stage clocks as the insert trigger does, in working hours
+    clocks = sql(lw, "SELECT stage_started_at = reported_at, "
+                     "abs(extract(epoch FROM stage_due_at - work_add(reported_at, 4 * 3600))), "
+                     "abs(extract(epoch FROM stage_yellow_at - work_add(reported_at, 2880 * 4))) "
+                     "FROM incident WHERE source = 'lc-bulk'").all()
+    assert all(same and due < 1e-3 and yellow < 1e-3 for same, due, yellow in clocks)
 
 
 def test_grid_worker_handles_a_case_another_account_verifies_it_and_it_closes(lw):

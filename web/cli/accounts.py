@@ -91,5 +91,7 @@ def demo():
         zh, en = ROLES[e["role"]]
         where = ", ".join(e["units"]) or "all"
         click.echo(f"  {name:<18} {e['password']:<18} {zh} {en} · {where}")
+        if "department" in e:
+            click.echo(f"  {'':<18} 部门 department: {e['department']}")
         if "token" in e:
             click.echo(f"  {'':<18} API token: {e['token']}")
