@@ -48,6 +48,7 @@ def _lifecycle_json(row: dict, state: lc.State, actor: Principal) -> dict:
             "status": state.status, "status_label": lc.STATUS_LABELS[state.status],
             "handling_level": state.handling_level, "version": state.version,
             "resolved_level": state.resolved_level, "stage": state.stage,
+            "stage_label": lc.STAGE_LABELS.get(state.stage) if state.stage else None,
             "card": lc.card(state, row["now"]), "remind_count": row["remind_count"]}
     for key in STATE_TIMES:
         body[key] = _iso(getattr(state, key))

@@ -123,6 +123,7 @@ _LIFECYCLE = {"type": "object", "required": ["id", "status", "handling_level", "
     "satisfaction": {"type": "string", "enum": list(SATISFACTION), "nullable": True},
     "rework_count": _INT, "remind_count": _INT,
     "stage": {"type": "string", "enum": list(STAGES), "nullable": True},
+    "stage_label": NULLABLE_STR,
     "card": {"type": "string", "enum": ["yellow", "red"], "nullable": True},
     "assigned_to_you": {"type": "boolean"},
     "overdue": {"type": "object", "properties": {"accept": {"type": "boolean"},

@@ -26,7 +26,7 @@ def _form() -> dict:
 
 
 @bp.get("/incidents")
-@requires("incident.read")
+@requires("view")
 def incident_centre():
     return render_template("cases/list.html", title="事件中心 Incident centre", page="cases",
                            tabs=cases.TABS, tab=request.args.get("tab", "all"),
@@ -34,7 +34,7 @@ def incident_centre():
 
 
 @bp.get("/incidents/<int:incident_id>")
-@requires("incident.read")
+@requires("view")
 def incident_page(incident_id: int):
     return render_template("cases/incident.html", title=f"事件 Incident {incident_id}",
                            page="cases", incident_id=incident_id,
@@ -43,13 +43,13 @@ def incident_page(incident_id: int):
 
 
 @bp.get("/tasks")
-@requires("incident.read")
+@requires("view")
 def tasks():
     return render_template("cases/tasks.html", title="我的待办 My tasks", page="tasks")
 
 
 @bp.get("/supervision")
-@requires("incident.read")
+@requires("view")
 def supervision():
     return render_template("cases/supervision.html", title="督办 Supervision",
                            page="supervision")

@@ -49,7 +49,7 @@
     setText("gg-public-id", life.public_id);
     document.getElementById("gg-card").replaceChildren(card(life));
     setText("gg-f-status", life.status_label);
-    setText("gg-f-stage", life.stage ? life.stage : "—");
+    setText("gg-f-stage", life.stage_label || "—");
     setText("gg-f-level", labels.levels[life.handling_level]);
     setText("gg-f-stage-due", when(life.stage_due_at) + (life.stage_yellow_at ? " (黄牌 yellow " + when(life.stage_yellow_at) + ")" : ""));
     setText("gg-f-accept-due", when(life.accept_due_at));
@@ -69,15 +69,19 @@
     }).concat(p.grid_code ? [] : [el("li", {text: "不在任何网格内 outside every grid"})]));
   }
 
-  function drawTimeline(events) {
+  function drawTimeline(events, attachments) {
     fill("gg-timeline", events.length ? events.map(function (e) {
+      const files = attachments.filter(function (a) { return a.event_id === e.id; });
       const name = (labels.actions[e.action] || [e.action]).join(" ");
       const details = e.details ? Object.entries(e.details).map(function ([k, v]) { return k + ": " + v; }).join(", ") : "";
       return el("li", {"data-action": e.action}, [
         el("b", {text: name}), " · " + when(e.at) + " · " + (e.username || "system"),
         " · " + (e.from_status || "") + " → " + e.to_status,
         e.note ? el("div", {class: "gg-note", text: e.note}) : null,
-        details ? el("div", {class: "gg-hint", text: details}) : null]);
+        details ? el("div", {class: "gg-hint", text: details}) : null,
+        files.length ? el("div", {class: "gg-hint"}, ["附件 Attachments: "].concat(files.map(function (a) {
+          return el("a", {href: a.url, target: "_blank", rel: "noopener", text: a.filename + " "});
+        }))) : null]);
     }) : [el("li", {text: "尚无办理记录 No actions yet."})]);
   }
 
@@ -132,7 +136,7 @@
       current = ev.incident;
       drawFacts(feature, ev.incident);
       drawMap(feature);
-      drawTimeline(ev.events);
+      drawTimeline(ev.events, att.attachments);
       drawAttachments(att.attachments);
       drawActions(ev.incident);
       status(note || ("版本 version " + ev.incident.version));
