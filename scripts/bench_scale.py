@@ -58,6 +58,11 @@ IMPORT_TARGET = Target(">=", 100_000, lambda v: f"{v:,.0f} rows/s")
 SPEEDUP_TARGET = Target(">=", 3.0, lambda v: f"{v:.2f}×")
 BUILD_TARGET = ms_target(1000)
 SOAK_P99 = ms_target(1000)
+# the incident centre, tasks and supervision: computed on every request (no stored answer)
+CASES_TARGET = ms_target(1000)
+CASE_PATHS = ("/api/v1/cases?tab=all", "/api/v1/cases?tab=overdue&sort=stage_due_at",
+              "/api/v1/cases?q=SC-00000042", "/api/v1/cases?tab=handle&category=dispute",
+              "/api/v1/tasks", "/api/v1/supervision?level=township")
 SCALING_TARGET = Target("<=", 2.0, lambda v: f"{v:.2g}×")
 ZOOMS = range(8, 17)
 VIEWPORT = (1400, 900)
@@ -76,7 +81,8 @@ def pages_for(plan_page: bool = True) -> list[tuple[str, str]]:
              ("/maps/hotspots", "official"),
              ("/maps/hotspots?category=dispute&days=90", "official"),
              ("/maps/rates?level=township", "official"), ("/maps/rates?level=village", "official"),
-             ("/maps/rates?level=grid", "official")]
+             ("/maps/rates?level=grid", "official"), ("/incidents", "official"),
+             ("/tasks", "official"), ("/supervision", "official")]
     if plan_page:
         pages.append(("/maps/plans", "planner"))
     return pages
@@ -383,7 +389,8 @@ def measure_json(base: str, token: str, s: CitySet, table: Table, metrics: Metri
     import requests
     print(f"\n== JSON endpoints [{s.label}] ==", flush=True)
     cleared = clear_results(s.url)
-    endpoints = [("/api/v1/figures?level=grid", FIGURES_TARGET, FIGURES_TARGET)]
+    endpoints = [("/api/v1/figures?level=grid", FIGURES_TARGET, FIGURES_TARGET),
+                 *((path, CASES_TARGET, CASES_TARGET) for path in CASE_PATHS)]
     found = analysis_paths(s.url)
     for path in found:
         hot = "hotspot" in path or "gistar" in path or "getis" in path

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from web.cli import accounts, boundaries, categories, coverage, db, demo, incidents, planning
+from web.cli import (accounts, boundaries, categories, coverage, db, demo, departments,
+                     incidents, planning)
 from web.cli.common import GridgisGroup, ready_engine
 
 
@@ -17,6 +18,7 @@ main.add_command(db.group, "db")
 main.add_command(boundaries.group, "boundaries")
 main.add_command(incidents.group, "incidents")
 main.add_command(categories.group, "categories")
+main.add_command(departments.group, "departments")
 main.add_command(demo.group, "demo")
 main.add_command(accounts.group, "accounts")
 main.add_command(planning.group, "plans")
