@@ -133,7 +133,19 @@ def init_app(app) -> None:
 
     @app.context_processor
     def inject_principal():
-        return {"principal": g.get("principal")}
+        return {"principal": g.get("principal"), "unit_label": _unit_label}
+
+
+def _unit_label() -> str:
+    """The signed-in account's units by name (computed when a page header asks)."""
+    from gis.accounts.manage import unit_label
+    p = g.get("principal")
+    if p is None:
+        return ""
+    if "unit_label" not in g:
+        with engine().connect() as conn:
+            g.unit_label = unit_label(conn, p.scope)
+    return g.unit_label
 
 
 def _safe_next(target: str | None) -> str:

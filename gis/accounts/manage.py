@@ -33,6 +33,14 @@ def me(conn: Connection, actor: Principal) -> dict:
     return body
 
 
+def unit_label(conn: Connection, scope) -> str:
+    """The account's units by name for the page header (新兴街道, not township:231281002000)."""
+    if scope.everything:
+        return "全部 All units"
+    names = accounts.unit_names(conn, [u.code for u in scope.units])
+    return "、".join(names.get(u.code) or u.code for u in scope.units) or "—"
+
+
 def list_accounts(conn: Connection) -> list[dict]:
     return [account_json(a) for a in accounts.list_all(conn)]
 

@@ -102,6 +102,18 @@ def _with_units(conn: Connection, row) -> dict | None:
     return out
 
 
+def unit_names(conn: Connection, codes: list[str]) -> dict[str, str]:
+    """The names of areas and grids by code, in the active generations."""
+    rows = conn.execute(text("""
+        SELECT a.code, a.name FROM admin_area a
+        JOIN generation g ON g.id = a.generation_id AND g.is_active WHERE a.code = ANY(:c)
+        UNION ALL
+        SELECT x.code, x.name FROM grid x
+        JOIN generation g ON g.id = x.generation_id AND g.is_active WHERE x.code = ANY(:c)"""),
+        {"c": codes}).all()
+    return {code: name for code, name in rows}
+
+
 def get(conn: Connection, account_id: int) -> dict | None:
     row = conn.execute(text(f"SELECT {ACCOUNT_COLUMNS} FROM account WHERE id = :id"),
                        {"id": account_id}).mappings().first()

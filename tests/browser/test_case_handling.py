@@ -27,8 +27,8 @@ PHONE = {"width": 390, "height": 844}
 def people(demo_db):
     """A grid, its village and township, another township, and one account per job."""
     with db.engine(demo_db).connect() as conn:
-        grid, village, township, point = conn.execute(text("""
-            SELECT g.code, v.code, t.code, ST_AsGeoJSON(ST_PointOnSurface(g.geom))
+        grid, village, township, point, township_name = conn.execute(text("""
+            SELECT g.code, v.code, t.code, ST_AsGeoJSON(ST_PointOnSurface(g.geom)), t.name
             FROM grid g JOIN generation gen ON gen.id = g.generation_id AND gen.is_active
             JOIN admin_area v ON v.id = g.village_id JOIN admin_area t ON t.id = g.township_id
             ORDER BY g.code LIMIT 1""")).one()
@@ -56,7 +56,7 @@ def people(demo_db):
                      {"d": dept, "a": accounts["staff"]["id"]})
     lon, lat = json.loads(point)["coordinates"]
     return {"accounts": accounts, "grid": grid, "lon": lon, "lat": lat, "dept": dept,
-            "township": township}
+            "township": township, "township_name": township_name}
 
 
 def photo(path, colour=(30, 120, 200)):
@@ -152,6 +152,8 @@ def test_a_case_goes_through_every_stage_with_the_right_people(desks, demo_db, p
     # 2. the township finds it in the incident centre and accepts, registers, dispatches
     v = desks.go("township", f"/incidents?q={public_id}")
     page = v.page
+    header = page.inner_text("[data-testid=signed-in]")  # the unit by name, not its code
+    assert people["township_name"] in header and people["township"] not in header
     page.wait_for_selector(f"#gg-case-rows tr[data-id='{iid}']")
     assert page.inner_text("[data-count=accept]") == "1"
     assert page.locator("#gg-case-map .leaflet-interactive").count() == 1
