@@ -275,3 +275,42 @@ def test_yellow_then_red_cards_appear_as_time_passes(desks, demo_db, people, mon
     with db.engine(demo_db).connect() as conn:
         assert conn.execute(text("SELECT remind_count FROM incident WHERE id = :i"),
                             {"i": iid}).scalar() == 1
+
+
+def test_a_report_written_offline_is_sent_once_when_the_phone_is_back_online(desks, demo_db,
+                                                                              people, tmp_path):
+    v = desks.go("worker", "/report", **PHONE_CONTEXT, permissions=["geolocation"],
+                 geolocation={"longitude": people["lon"], "latitude": people["lat"]})
+    page = v.page
+    page.click("#gg-locate")
+    page.wait_for_function("() => document.querySelector('#gg-where').textContent"
+                           ".includes('将进入网格')")
+    mark = uuid.uuid4().hex[:8]
+    page.fill("textarea[name=description]", f"路灯不亮 street light out {mark}")
+    page.set_input_files("input[name=file]", photo(tmp_path / "dark.jpg", (10, 10, 40)))
+    v.context.set_offline(True)
+    page.click("#gg-report-submit")
+    page.wait_for_function("() => document.querySelector('#gg-report-message').textContent"
+                           ".includes('已保存在手机上')")
+    assert "1" in page.inner_text("#gg-queue")
+
+    def stored_reports():
+        with db.engine(demo_db).connect() as conn:
+            return conn.execute(text(
+                "SELECT i.id, (SELECT count(*) FROM incident_attachment a "
+                "WHERE a.incident_id = i.id) FROM incident i WHERE i.description LIKE :m"),
+                {"m": f"%{mark}"}).all()
+
+    assert stored_reports() == []
+    v.context.set_offline(False)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    page.wait_for_selector("[data-testid=report-link]")
+    page.wait_for_function("() => document.querySelector('#gg-queue').hidden")
+    # a reload sends nothing twice
+    page.reload(wait_until="networkidle")
+    page.wait_for_timeout(500)
+    rows = stored_reports()
+    assert len(rows) == 1 and rows[0][1] == 1
+    v.errors[:] = [e for e in v.errors if "ERR_INTERNET_DISCONNECTED" not in e]
+    v.failed[:] = [f for f in v.failed if "ERR_INTERNET_DISCONNECTED" not in f]
+    v.check_clean()
