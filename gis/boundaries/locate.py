@@ -3,9 +3,10 @@ account's jurisdiction."""
 from __future__ import annotations
 
 from gis.access.scope import OUTSIDE_JURISDICTION, Scope
-from gis.domain import LEVELS_UP
-from gis.errors import Forbidden
+from gis.domain import LEVEL_LABELS, LEVEL_OF_NUMBER, LEVELS_UP
+from gis.errors import Forbidden, InputError
 from gis.store import boundaries as bstore
+from gis.store import units as ustore
 from gis.store.db import Connection
 from gis.store.scope import point_in_scope
 
@@ -37,3 +38,22 @@ def locate(conn: Connection, lon: float, lat: float, input_crs: str, *, scope: S
     body = describe_assignment(conn, gen_id, grid)
     body["point"] = {"lon": round(lon, 7), "lat": round(lat, 7), "input_crs": input_crs}
     return body
+
+
+MAX_UNIT_QUERY = 50
+
+
+def find_units(conn: Connection, scope: Scope, q: str | None, limit: int = 20) -> dict:
+    """The unit picker: units inside the jurisdiction whose name contains q or whose code
+    starts with it (at least one character)."""
+    q = (q or "").strip()
+    if not q or len(q) > MAX_UNIT_QUERY:
+        raise InputError(f"q must be 1-{MAX_UNIT_QUERY} characters: part of a name or the "
+                         "start of a code", field="q")
+    out = []
+    for r in ustore.search(conn, scope, q, limit):
+        level = "grid" if r["is_grid"] else LEVEL_OF_NUMBER[r["level_number"]]
+        out.append({"code": r["code"], "name": r["name"], "level": level,
+                    "level_label": " ".join(LEVEL_LABELS[level]),
+                    "parent_name": r["parent_name"]})
+    return {"units": out}

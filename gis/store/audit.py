@@ -35,8 +35,12 @@ def record(conn: Connection, principal: Principal | None, action: str, target: s
 
 def query(conn: Connection, *, action: str | None = None, username: str | None = None,
           since: datetime | None = None, until: datetime | None = None, limit: int = 100,
-          offset: int = 0) -> tuple[list[dict], int]:
+          offset: int = 0, target: str | None = None) -> tuple[list[dict], int]:
     where, params = [], {}
+    if target:
+        where.append("target LIKE :target ESCAPE '\\'")
+        params["target"] = target.replace("\\", "\\\\").replace("%", "\\%") \
+            .replace("_", "\\_") + "%"
     if action:
         where.append("action = :action")
         params["action"] = action

@@ -158,6 +158,17 @@ def test_audit_trail_records_who_when_where(factory_db, factory_admin, official)
     assert client_for(factory_db, official["token"]).get("/api/v1/audit").status_code == 403
     res = admin.get("/api/v1/audit?action=nonsense")
     assert res.status_code == 400 and res.get_json()["error"]["field"] == "action"
+    # by target (a prefix), and the same selection as CSV
+    target = created["target"]
+    by_target = admin.get(f"/api/v1/audit?target={target}").get_json()["events"]
+    assert [e["target"] for e in by_target] == [target]
+    assert admin.get("/api/v1/audit?target=incident/%25_").get_json()["events"] == []
+    res = admin.get(f"/api/v1/audit?format=csv&username={official['username']}")
+    assert res.status_code == 200 and res.mimetype == "text/csv"
+    lines = res.data.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("时间 At,账号 Account,操作 Action")
+    assert len(lines) == 1 + len(events) and ext in res.data.decode("utf-8-sig")
+    assert admin.get("/api/v1/audit?format=xml").status_code == 400
 
 
 def test_rate_limit_answers_429_with_retry_after(factory_db, official):

@@ -5,8 +5,10 @@ from flask import Blueprint, jsonify, request
 
 from gis.access.roles import ROLES
 from gis.accounts import audit_trail, manage
+from gis.errors import InputError
 from web.auth import origin, principal, requires
 from web.database import engine
+from web.downloads import attachment
 from web.params import int_arg, json_object
 from web.spec import NULLABLE_STR, PAGING, TIME, json_response, op, param, ref
 
@@ -75,12 +77,19 @@ def update_account(account_id: int):
 @bp.get("/audit")
 @requires("audit.read")
 def audit_trail_events():
-    """Audit events, newest first: ?action=&username=&since=&until=&limit=&offset=."""
+    """Audit events, newest first: ?action=&username=&target=&since=&until=&limit=&offset=;
+    format=csv: every matching event as CSV."""
+    filters = {k: request.args.get(k) for k in ("action", "username", "since", "until",
+                                                "target")}
+    fmt = request.args.get("format") or "json"
+    if fmt not in ("json", "csv"):
+        raise InputError("format must be json or csv", field="format")
     with engine().connect() as conn:
+        if fmt == "csv":
+            return attachment(audit_trail.export_csv(conn, **filters))
         return jsonify(audit_trail.events(
-            conn, action=request.args.get("action"), username=request.args.get("username"),
-            since=request.args.get("since"), until=request.args.get("until"),
-            limit=int_arg("limit", 100, 1, MAX_PAGE), offset=int_arg("offset", 0, 0, 10**9)))
+            conn, **filters, limit=int_arg("limit", 100, 1, MAX_PAGE),
+            offset=int_arg("offset", 0, 0, 10**9)))
 
 
 OPENAPI_PATHS = {
@@ -128,15 +137,19 @@ OPENAPI_PATHS = {
                 "display_name": {"type": "string"},
                 "units": {"type": "array", "items": {"type": "string"}}}}}}},
         tag="accounts")},
-    "/audit": {"get": op("Audit trail, newest first (administrators)", {"200": json_response({
+    "/audit": {"get": op("Audit trail, newest first (administrators); format=csv exports it", {
+        "200": {"description": "OK", "content": {"text/csv": {"schema": {"type": "string"}},
+                                                  "application/json": {"schema": {
         "type": "object", "required": ["events", "total"], "properties": {
             "events": {"type": "array", "items": {"type": "object", "required": [
                 "id", "at", "action"], "properties": {
                 "id": {"type": "integer"}, "at": TIME, "action": {"type": "string"},
                 "username": NULLABLE_STR, "target": NULLABLE_STR, "ip": NULLABLE_STR}}},
             "total": {"type": "integer"}, "limit": {"type": "integer"},
-            "offset": {"type": "integer"}}})},
+            "offset": {"type": "integer"}}}}}}},
         params=[param("action", schema={"type": "string", "enum": list(audit_trail.ACTIONS)}),
-                param("username"), param("since", schema=TIME),
-                param("until", schema=TIME), *PAGING], tag="accounts")},
+                param("username"), param("target", schema={"type": "string", "maxLength": 200}),
+                param("since", schema=TIME), param("until", schema=TIME),
+                param("format", schema={"type": "string", "enum": ["json", "csv"]}),
+                *PAGING], tag="accounts")},
 }

@@ -8,12 +8,13 @@ from pathlib import Path
 from flask import Blueprint, jsonify, request
 
 from gis.boundaries.importing import import_boundaries as import_boundary_set
+from gis.boundaries.locate import MAX_UNIT_QUERY, find_units
 from gis.boundaries.locate import locate as locate_point
 from gis.incidents.parse import convert_point
 from web.auth import origin, principal, requires
 from web.database import engine
 from web.heavy import heavy
-from web.params import float_arg
+from web.params import float_arg, int_arg
 from web.spec import FLAG, NUMBER, json_response, multipart, op, param, ref
 from web.uploads import flag, received_file, upload, uploaded_name
 
@@ -29,6 +30,15 @@ def locate():
     lon, lat, crs = convert_point(x, y, request.args.get("crs"))
     with engine().connect() as conn:
         return jsonify(locate_point(conn, lon, lat, crs, scope=principal().scope))
+
+
+@bp.get("/units")
+@requires("view")
+def units():
+    """The unit picker: ?q= part of a name or the start of a code; units of the jurisdiction."""
+    with engine().connect() as conn:
+        return jsonify(find_units(conn, principal().scope, request.args.get("q"),
+                                  limit=int_arg("limit", 20, 1, 100)))
 
 
 @bp.post("/imports/boundaries")
@@ -50,6 +60,17 @@ def import_boundaries():
 
 
 OPENAPI_PATHS = {
+    "/units": {"get": op(
+        "Find units of your jurisdiction by name or code (the unit picker)",
+        {"200": json_response({"type": "object", "required": ["units"], "properties": {
+            "units": {"type": "array", "items": {"type": "object", "properties": {
+                "code": {"type": "string"}, "name": {"type": "string"},
+                "level": {"type": "string"}, "level_label": {"type": "string"},
+                "parent_name": {"type": "string", "nullable": True}}}}}})},
+        params=[param("q", schema={"type": "string", "minLength": 1,
+                                   "maxLength": MAX_UNIT_QUERY}, required=True),
+                param("limit", schema={"type": "integer", "minimum": 1, "maximum": 100})],
+        tag="boundaries")},
     "/locate": {"get": op("Grid and units at a point", {"200": json_response(ref("Location"))},
                           params=[param("lon", schema=NUMBER, required=True),
                                   param("lat", schema=NUMBER, required=True),
