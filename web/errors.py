@@ -16,7 +16,7 @@ TITLES = {400: "请求有误 Bad request", 403: "无权访问 Forbidden", 404: "
 
 
 def _is_api() -> bool:
-    return request.path.startswith(("/api/", "/tiles/"))
+    return request.path.startswith(("/api/", "/tiles/", "/open311/"))
 
 
 def _page(status: int, message: str):

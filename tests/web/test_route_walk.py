@@ -198,6 +198,9 @@ def attachment_world(world) -> dict:
 
 
 def case_paths(world):
+    yield from ("/incidents", "/incidents?tab=overdue", "/tasks", "/supervision", "/report",
+                "/admin/accounts", "/admin/audit", "/api/v1/audit?format=csv",
+                "/api/v1/units?q=2312", "/api/v1/units?q=镇")
     for tab in ("all", "accept", "overdue"):
         yield f"/api/v1/cases?tab={tab}&limit=200"
     yield "/api/v1/cases?q=ext-"
@@ -209,7 +212,13 @@ def case_paths(world):
     yield "/api/v1/departments"
     yield "/api/v1/calendar"
     yield "/api/v1/stage-limits"
+    yield from ("/open311/v2/services.json", "/open311/v2/services/petition.json",
+                "/open311/v2/requests.json?limit=1000", "/open311/v2/nothing-here")
+    with db.engine(world["url"]).connect() as conn:
+        for public_id in conn.execute(text("SELECT public_id FROM incident")).scalars():
+            yield f"/open311/v2/requests/{public_id}.json"
     for iid, aid in attachment_world(world).items():
+        yield f"/incidents/{iid}"
         yield f"/api/v1/incidents/{iid}/dispatch-targets"
         yield f"/api/v1/incidents/{iid}/attachments"
         yield f"/api/v1/attachments/{aid}"
@@ -647,6 +656,15 @@ def test_case_handling_writes_follow_role_and_jurisdiction(world, reached, name)
         assert after == n + (res.status_code == 201)
         if inside and may_add:
             break
+    # Open311 requests: stored inside the jurisdiction and, as any report, outside it too
+    may_report = "incident.create" in ROLE_PERMISSIONS[role]
+    own = next(c for c in world["grid_points"] if scope.contains_code(c))
+    foreign = next((world["grid_points"][c] for c in world["grid_points"]
+                    if not scope.contains_code(c)), OUTSIDE)
+    for lon, lat in (world["grid_points"][own], foreign):
+        res = w.send("POST", "/open311/v2/requests.json", data={
+            "service_code": "petition", "lat": lat, "long": lon})
+        assert res.status_code == (201 if may_report else 403), res.get_json()
 
 
 @pytest.mark.parametrize("name", list(ACCOUNTS))

@@ -4,7 +4,8 @@ web.api.openapi)."""
 from __future__ import annotations
 
 from web.api import (accounts, analysis, attachments, boundaries, cases, categories,
-                     coverage, departments, features, incidents, lifecycle, openapi, planning, tiles)
+                     coverage, departments, features, incidents, lifecycle, open311, openapi,
+                     planning, tiles)
 
 MODULES = (boundaries, incidents, lifecycle, cases, attachments, departments, analysis, accounts,
-           features, planning, coverage, categories, tiles, openapi)
+           features, planning, coverage, categories, tiles, open311, openapi)
