@@ -144,11 +144,13 @@ def demo_client(demo_db, demo_admin):
 
 @pytest.fixture(scope="session")
 def live_server(demo_db, demo_admin):
-    """The real app served by waitress on a loopback port, against the demo database."""
+    """The real app served by waitress on a loopback port, against the demo database. The
+    browser tests sign in as many people in a few minutes, all from 127.0.0.1: the sign-in
+    limit per address is raised here (tests/accounts/test_auth.py checks it)."""
     from waitress.server import create_server
 
     from web import create_app
-    app = create_app({"DATABASE_URL": demo_db})
+    app = create_app({"DATABASE_URL": demo_db, "SIGN_IN_LIMIT": "600 per minute"})
     port = free_port()
     server = create_server(app, host="127.0.0.1", port=port, threads=4)
     thread = threading.Thread(target=server.run, daemon=True)

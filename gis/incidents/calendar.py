@@ -20,6 +20,7 @@ import numpy as np
 
 from gis.domain import STAGES
 from gis.errors import UnprocessableError
+from gis.incidents.lifecycle import listed_objects
 
 HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 MAX_DATES = 2000
@@ -198,15 +199,9 @@ class StageLimit:
 def parse_limits(body, categories: set[str]) -> list[StageLimit]:
     """{"limits": [{"category": "" or a code, "stage", "hours"}, ...]}: hours > 0, at most a
     year; each (category, stage) once."""
-    items = body.get("limits") if isinstance(body, dict) else None
-    if not isinstance(items, list) or not items:
-        raise UnprocessableError('send {"limits": [{"category": "", "stage": "accept", '
-                                 '"hours": 4}, ...]}', field="limits")
     out, seen = [], set()
-    for n, item in enumerate(items):
-        where = f"limits[{n}]"
-        if not isinstance(item, dict):
-            raise UnprocessableError(f"{where} must be an object", field="limits")
+    for where, item in listed_objects(body, "limits",
+                                      '{"category": "", "stage": "accept", "hours": 4}'):
         cat = item.get("category") or ""
         if not isinstance(cat, str) or (cat and cat not in categories):
             raise UnprocessableError(f"{where}.category must be '' (every category) or a "

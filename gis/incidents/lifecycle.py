@@ -382,18 +382,25 @@ def parse_note(value) -> str | None:
     return value or None
 
 
+def listed_objects(body, key: str, example: str):
+    """(where, item) for each object of the non-empty list body[key]; UnprocessableError
+    (field `key`) otherwise, showing `example`."""
+    items = body.get(key) if isinstance(body, dict) else None
+    if not isinstance(items, list) or not items:
+        raise UnprocessableError(f'send {{"{key}": [{example}, ...]}}', field=key)
+    for n, item in enumerate(items):
+        where = f"{key}[{n}]"
+        if not isinstance(item, dict):
+            raise UnprocessableError(f"{where} must be an object", field=key)
+        yield where, item
+
+
 def parse_rules(body) -> list[DeadlineRule]:
     """Deadline rules from {"rules": [{"level", "accept_hours", "resolve_hours"}, ...]}: any
     subset of the levels, each once; hours > 0, at most a year, accept <= resolve."""
-    rules = body.get("rules") if isinstance(body, dict) else None
-    if not isinstance(rules, list) or not rules:
-        raise UnprocessableError('send {"rules": [{"level": "grid", "accept_hours": 24, '
-                                 '"resolve_hours": 72}, ...]}', field="rules")
     out, seen = [], set()
-    for n, item in enumerate(rules):
-        where = f"rules[{n}]"
-        if not isinstance(item, dict):
-            raise UnprocessableError(f"{where} must be an object", field="rules")
+    for where, item in listed_objects(body, "rules", '{"level": "grid", "accept_hours": 24, '
+                                                     '"resolve_hours": 72}'):
         level = item.get("level")
         if not isinstance(level, str) or level not in LEVEL_RANK:
             raise UnprocessableError(f"{where}.level must be one of "

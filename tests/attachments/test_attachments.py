@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import uuid
 
 import pytest
 from PIL import Image
-from shapely.geometry import shape
 from sqlalchemy import text
 
 from gis.attachments import content
-from gis.boundaries.importing import import_boundaries
 from gis.errors import TooLarge, UnprocessableError
-from gis.store import db, scratch
-from tests.helpers import client_for, csrf_token, make_account, sign_in
+from gis.store import db
+from tests.helpers import client_for, csrf_token, sign_in
+from tests.helpers.worlds import factory_world
 
 T1_GRID = "231281101001001001"
 T2_GRID = "231281102001001"
@@ -102,19 +100,8 @@ def test_file_names_lose_folders_and_control_characters():
 @pytest.fixture(scope="module")
 def aw(admin_engine, template_db, factory_gpkg):
     """A database of its own: the factory boundaries and one account per role."""
-    name = f"gridgis_test_attachments_{uuid.uuid4().hex[:6]}"
-    url = scratch.create_database(admin_engine, name, template=template_db)
-    import_boundaries(db.engine(url), factory_gpkg, commit=True, name="factory")
-    with db.engine(url).connect() as conn:
-        points = {code: shape(json.loads(p)) for code, p in conn.execute(text(
-            "SELECT code, ST_AsGeoJSON(ST_PointOnSurface(geom)) FROM grid")).all()}
-    accounts = {n: make_account(url, f"att-{n}", role, units)
-                for n, (role, units) in ACCOUNTS.items()}
-    clients = {n: client_for(url, a["token"], RATELIMIT_ENABLED=False)
-               for n, a in accounts.items()}
-    yield {"url": url, "points": points, "accounts": accounts, "clients": clients}
-    db.engine(url).dispose()
-    scratch.drop_database(admin_engine, name)
+    with factory_world(admin_engine, template_db, factory_gpkg, "att", ACCOUNTS) as w:
+        yield w
 
 
 def report(aw, who="admin", grid=T1_GRID) -> int:

@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from shapely.geometry import shape
 from sqlalchemy import text
 
 from gis import times
-from gis.boundaries.importing import import_boundaries
-from gis.store import db, scratch
-from tests.helpers import client_for, make_account
+from gis.store import db
+from tests.helpers.worlds import factory_world
 
 T1_GRID = "231281101001001001"
 T2_GRID = "231281102001001"
@@ -33,19 +30,8 @@ ACCOUNTS = {
 
 @pytest.fixture(scope="module")
 def cw(admin_engine, template_db, factory_gpkg):
-    name = f"gridgis_test_cases_{uuid.uuid4().hex[:6]}"
-    url = scratch.create_database(admin_engine, name, template=template_db)
-    import_boundaries(db.engine(url), factory_gpkg, commit=True, name="factory")
-    with db.engine(url).connect() as conn:
-        points = {code: shape(json.loads(p)) for code, p in conn.execute(text(
-            "SELECT code, ST_AsGeoJSON(ST_PointOnSurface(geom)) FROM grid")).all()}
-    accounts = {n: make_account(url, f"cs-{n}", role, units)
-                for n, (role, units) in ACCOUNTS.items()}
-    clients = {n: client_for(url, a["token"], RATELIMIT_ENABLED=False)
-               for n, a in accounts.items()}
-    yield {"url": url, "points": points, "accounts": accounts, "clients": clients}
-    db.engine(url).dispose()
-    scratch.drop_database(admin_engine, name)
+    with factory_world(admin_engine, template_db, factory_gpkg, "cs", ACCOUNTS) as w:
+        yield w
 
 
 def report(cw, who="worker", grid=T1_GRID, **props) -> dict:

@@ -3,24 +3,22 @@ transitions and refusals, escalation up to the city, who may act at which level,
 overdue incidents, optimistic locking, jurisdiction, the event log and the audit trail."""
 from __future__ import annotations
 
-import json
 import threading
 import uuid
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from shapely.geometry import shape
 from sqlalchemy import text
 
 from gis.access.scope import Scope, Unit
-from gis.boundaries.importing import import_boundaries
 from gis.domain import STATUSES
 from gis.errors import Forbidden, UnprocessableError
 from gis.incidents import lifecycle as lc
 from gis.incidents.importing import import_incidents
-from gis.store import db, scratch
+from gis.store import db
 from tests.helpers import client_for, make_account
+from tests.helpers.worlds import factory_world
 
 NOW = datetime(2026, 6, 1, 8, 0, tzinfo=timezone.utc)
 RULES = {"grid": lc.DeadlineRule("grid", 24, 72), "village": lc.DeadlineRule("village", 24, 168),
@@ -257,19 +255,8 @@ def test_deadline_rules_are_checked(body, message):
 def lw(admin_engine, template_db, factory_gpkg):
     """A database of its own (deadline rules change here): the factory boundaries and one
     account per role and level."""
-    name = f"gridgis_test_lifecycle_{uuid.uuid4().hex[:6]}"
-    url = scratch.create_database(admin_engine, name, template=template_db)
-    import_boundaries(db.engine(url), factory_gpkg, commit=True, name="factory")
-    with db.engine(url).connect() as conn:
-        points = {code: shape(json.loads(p)) for code, p in conn.execute(text(
-            "SELECT code, ST_AsGeoJSON(ST_PointOnSurface(geom)) FROM grid")).all()}
-    accounts = {n: make_account(url, f"lc-{n}", role, units)
-                for n, (role, units) in ACCOUNTS.items()}
-    clients = {n: client_for(url, a["token"], RATELIMIT_ENABLED=False)
-               for n, a in accounts.items()}
-    yield {"url": url, "points": points, "accounts": accounts, "clients": clients}
-    db.engine(url).dispose()
-    scratch.drop_database(admin_engine, name)
+    with factory_world(admin_engine, template_db, factory_gpkg, "lc", ACCOUNTS) as w:
+        yield w
 
 
 def report(lw, grid=WORKER_GRID, **props) -> int:

@@ -196,6 +196,7 @@ def downgrade():
     DROP TABLE work_period, work_calendar, stage_limit;
     ALTER TABLE account DROP COLUMN tasks_seen_at;
     DROP INDEX incident_event_account;
+    DROP INDEX incident_reported_at;
     ALTER TABLE incident_event DROP COLUMN details;
     UPDATE incident SET status = CASE status WHEN 'returned' THEN 'closed'
         WHEN 'registered' THEN 'accepted' WHEN 'dispatched' THEN 'mediating'
