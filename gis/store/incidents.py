@@ -24,8 +24,6 @@ STORED = (*INPUT, *ASSIGNMENT, "reporter_unit")
 # trigger sets them
 CLOCKS = ("stage_started_at", "stage_yellow_at", "stage_due_at")
 
-PUBLIC_ID_DEFAULT = ("to_char(now() AT TIME ZONE 'Asia/Shanghai', 'YYYYMMDD') || '-' || "
-                     "lpad(nextval('incident_public_seq')::text, 6, '0')")
 INCIDENT_SELECT = f"""
     SELECT i.id, i.public_id, i.reported_by, i.source, i.external_id, i.category, i.severity, i.status, i.occurred_at,
            i.reported_at, i.description, i.input_crs, i.input_x, i.input_y,
@@ -41,9 +39,7 @@ INCIDENT_SELECT = f"""
 
 def next_public_id(conn: Connection) -> str:
     """A new case number (yyyymmdd-nnnnnn), as the incident.public_id default makes them."""
-    return conn.execute(text(
-        "SELECT to_char(now() AT TIME ZONE 'Asia/Shanghai', 'YYYYMMDD') || '-' || "
-        "lpad(nextval('incident_public_seq')::text, 6, '0')")).scalar_one()
+    return conn.execute(text("SELECT next_public_id()")).scalar_one()
 
 
 def insert_one(conn: Connection, inc: IncidentInput, assignment: dict,
@@ -60,7 +56,7 @@ def insert_one(conn: Connection, inc: IncidentInput, assignment: dict,
     values = ", ".join(f":{c}" for c in STORED)
     return conn.execute(text(
         f"INSERT INTO incident ({cols}, reported_by, public_id, geom) VALUES ({values}, "
-        ":reported_by, coalesce(:public_id, " + PUBLIC_ID_DEFAULT + "), "
+        ":reported_by, coalesce(:public_id, next_public_id()), "
         "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)) "
         "ON CONFLICT (source, external_id) DO NOTHING RETURNING id"), params).scalar()
 

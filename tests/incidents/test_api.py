@@ -189,3 +189,10 @@ def test_post_bad_input_is_refused_with_a_reason(factory_client, factory_db, bod
 def test_unknown_api_route_is_json_404(factory_client):
     res = factory_client.get("/api/v1/nothing-here")
     assert res.status_code == 404 and res.get_json()["error"]["code"] == "not_found"
+
+
+def test_case_numbers_grow_past_six_digits_without_repeating(fresh_db):
+    with db.engine(fresh_db).begin() as conn:
+        conn.execute(text("SELECT setval('incident_public_seq', 999998)"))
+        made = [conn.execute(text("SELECT next_public_id()")).scalar() for _ in range(3)]
+    assert [m.split("-")[1] for m in made] == ["999999", "1000000", "1000001"]

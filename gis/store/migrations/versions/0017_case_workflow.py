@@ -3,7 +3,8 @@ departments, stage time limits in working hours and the work calendar.
 
 - New statuses: returned (退回, final), registered (立案), dispatched (派遣), verified (核查通过),
   evaluated (回访评价). `mediating` is shown as 处置中 (in hand), `resolved` as 已处置 (handled).
-- public_id: a readable case number (yyyymmdd-nnnnnn, the date the system took the case in),
+- public_id: a readable case number (yyyymmdd-nnnnnn, the date the system took the case in;
+  more digits past 999,999),
   given to every incident (a column default, so the bulk COPY path fills it too); existing rows
   get theirs from their reporting date and id.
 - Assignee, handler, verifier and reporter columns hold account and department ids without
@@ -28,8 +29,14 @@ depends_on = None
 STATUSES = ("'reported', 'accepted', 'mediating', 'resolved', 'escalated', 'closed', "
             "'returned', 'registered', 'dispatched', 'verified', 'evaluated'")
 OLD_STATUSES = "'reported', 'accepted', 'mediating', 'resolved', 'escalated', 'closed'"
-PUBLIC_ID = ("to_char(now() AT TIME ZONE 'Asia/Shanghai', 'YYYYMMDD') || '-' || "
-             "lpad(nextval('incident_public_seq')::text, 6, '0')")
+# at least 6 digits, more past 999,999 (lpad alone would cut them)
+PUBLIC_ID_FUNCTION = """
+    CREATE FUNCTION next_public_id() RETURNS text LANGUAGE sql VOLATILE AS $$
+        SELECT to_char(now() AT TIME ZONE 'Asia/Shanghai', 'YYYYMMDD') || '-' ||
+               lpad(n::text, greatest(6, length(n::text)), '0')
+        FROM (SELECT nextval('incident_public_seq') AS n) s
+    $$;
+"""
 
 # Periods of the default calendar: every Monday-Friday, two periods, local time.
 DEFAULT_PERIODS = """
@@ -85,9 +92,10 @@ def upgrade():
         ADD COLUMN stage_yellow_at timestamptz,
         ADD COLUMN stage_due_at timestamptz;
     UPDATE incident SET public_id = to_char(reported_at AT TIME ZONE 'Asia/Shanghai', 'YYYYMMDD')
-        || '-' || lpad(id::text, 6, '0');
+        || '-' || lpad(id::text, greatest(6, length(id::text)), '0');
     SELECT setval('incident_public_seq', coalesce((SELECT max(id) FROM incident), 0) + 1);
-    ALTER TABLE incident ALTER COLUMN public_id SET DEFAULT {PUBLIC_ID},
+    {PUBLIC_ID_FUNCTION}
+    ALTER TABLE incident ALTER COLUMN public_id SET DEFAULT next_public_id(),
         ALTER COLUMN public_id SET NOT NULL;
     CREATE UNIQUE INDEX incident_public_id ON incident (public_id);
     CREATE INDEX incident_assignee_account ON incident (assignee_account_id)
@@ -210,6 +218,7 @@ def downgrade():
         DROP COLUMN verify_method, DROP COLUMN satisfaction, DROP COLUMN rework_count,
         DROP COLUMN remind_count, DROP COLUMN stage_started_at, DROP COLUMN stage_yellow_at,
         DROP COLUMN stage_due_at;
+    DROP FUNCTION next_public_id();
     DROP SEQUENCE incident_public_seq;
     DROP TABLE department_member, department;
     """)
