@@ -22,18 +22,15 @@ CARD_SQL = (f"CASE WHEN i.status NOT IN ({STAGED}) THEN NULL "
             "WHEN i.stage_yellow_at < :now THEN 'yellow' END")
 OVERDUE_SQL = (f"((i.status IN ({STAGED}) AND i.stage_due_at < :now) OR "
                f"{overdue_accept_sql('i', ':now')} OR {overdue_resolve_sql('i', ':now')})")
-TAB_SQL = {
-    "accept": "i.status IN ('reported', 'escalated')",
-    "dispatch": "i.status IN ('accepted', 'registered')",
-    "handle": "i.status IN ('dispatched', 'mediating')",
-    "verify": "i.status IN ('resolved', 'verified')",
-    "closed": "i.status IN ('closed', 'evaluated', 'returned')",
-    "overdue": OVERDUE_SQL,
-    "all": "TRUE",
-}
+TAB_STATUSES = {"accept": ("reported", "escalated"), "dispatch": ("accepted", "registered"),
+                "handle": ("dispatched", "mediating"), "verify": ("resolved", "verified"),
+                "closed": ("closed", "evaluated", "returned")}
+TAB_SQL = {**{tab: f"i.status IN ({_list(st)})" for tab, st in TAB_STATUSES.items()},
+           "overdue": OVERDUE_SQL, "all": "TRUE"}
 SORT_SQL = {"reported_at": "i.reported_at", "stage_due_at": "i.stage_due_at",
             "occurred_at": "i.occurred_at", "public_id": "i.public_id",
             "severity": "CASE i.severity WHEN 'high' THEN 3 WHEN 'medium' THEN 2 ELSE 1 END"}
+NULLABLE_SORTS = ("stage_due_at",)  # the others are never NULL: an index gives their order
 ITEM = f"""
     i.id, i.public_id, i.external_id, i.source, i.category, i.severity, i.status,
     i.handling_level, i.occurred_at, i.reported_at, i.accept_due_at, i.resolve_due_at,
@@ -71,17 +68,24 @@ def _where(scope: Scope, account_id: int | None, f, unit_scope: Scope | None,
 
 def counts(conn: Connection, scope: Scope, account_id: int | None, f, unit_scope, q,
            now) -> dict:
+    """The count of every tab: one scan grouped by status and whether overdue."""
     where, params = _where(scope, account_id, f, unit_scope, q)
-    cols = ", ".join(f"count(*) FILTER (WHERE {sql}) AS {tab}" for tab, sql in TAB_SQL.items())
-    row = conn.execute(text(f"SELECT {cols} FROM incident i WHERE {where}"),
-                       {**params, "now": now}).mappings().one()
-    return dict(row)
+    rows = conn.execute(text(f"""
+        SELECT i.status, {OVERDUE_SQL} AS overdue, count(*) AS n
+        FROM incident i WHERE {where} GROUP BY 1, 2"""), {**params, "now": now}).all()
+    out = {tab: sum(n for s, _, n in rows if s in statuses)
+           for tab, statuses in TAB_STATUSES.items()}
+    out["overdue"] = sum(n for _, late, n in rows if late)
+    out["all"] = sum(n for _, _, n in rows)
+    return out
 
 
 def page(conn: Connection, scope: Scope, account_id: int | None, f, unit_scope, q, *,
          tab: str, sort: str, descending: bool, limit: int, offset: int, now) -> list[dict]:
     where, params = _where(scope, account_id, f, unit_scope, q)
-    order = f"{SORT_SQL[sort]} {'DESC' if descending else 'ASC'} NULLS LAST, i.id DESC"
+    way = "DESC" if descending else "ASC"
+    nulls = " NULLS LAST" if sort in NULLABLE_SORTS else ""
+    order = f"{SORT_SQL[sort]} {way}{nulls}, i.id {way}"
     rows = conn.execute(text(f"""
         SELECT {ITEM} FROM incident i {JOINS}
         WHERE {where} AND {TAB_SQL[tab]}
@@ -153,16 +157,16 @@ def cards_by_unit(conn: Connection, scope: Scope, level: str, generation_id: int
     table = "grid" if level == "grid" else "admin_area"
     s_sql, params = incident_clause(scope, "i")
     rows = conn.execute(text(f"""
-        SELECT u.code AS unit_code, u.name AS unit_name,
-               count(*) AS open,
-               count(*) FILTER (WHERE {CARD_SQL} = 'yellow') AS yellow,
-               count(*) FILTER (WHERE {CARD_SQL} = 'red') AS red,
-               sum(i.remind_count)::bigint AS reminders
-        FROM incident i JOIN {table} u ON u.id = i.{col}
-        WHERE {s_sql} AND i.generation_id = :gen AND i.status IN ({STAGED})
-        GROUP BY u.code, u.name
-        ORDER BY count(*) FILTER (WHERE {CARD_SQL} = 'red') DESC,
-                 count(*) FILTER (WHERE {CARD_SQL} = 'yellow') DESC, u.code"""),
+        SELECT u.code AS unit_code, u.name AS unit_name, a.open, a.yellow, a.red, a.reminders
+        FROM (SELECT c.uid, count(*) AS open, count(*) FILTER (WHERE c.card = 'yellow') AS yellow,
+                     count(*) FILTER (WHERE c.card = 'red') AS red,
+                     sum(c.remind_count)::bigint AS reminders
+              FROM (SELECT i.{col} AS uid, i.remind_count, {CARD_SQL} AS card
+                    FROM incident i WHERE {s_sql} AND i.generation_id = :gen
+                      AND i.status IN ({STAGED})) c
+              GROUP BY c.uid) a
+        JOIN {table} u ON u.id = a.uid
+        ORDER BY a.red DESC, a.yellow DESC, u.code"""),
         {**params, "gen": generation_id, "now": now}).mappings()
     return [dict(r) for r in rows]
 
