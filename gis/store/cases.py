@@ -173,8 +173,8 @@ def cards_by_unit(conn: Connection, scope: Scope, level: str, generation_id: int
 
 def carded(conn: Connection, scope: Scope, unit_scope: Scope | None, *, limit: int,
            now) -> list[dict]:
-    """Cases with a yellow or red card inside the jurisdiction (and unit), red first, the
-    longest past due first."""
+    """Cases with a yellow or red card inside the jurisdiction (and unit), the longest past
+    due first (so red before yellow), read in the order of the stage_due_at index."""
     s_sql, params = incident_clause(scope, "i")
     u_sql = "TRUE"
     if unit_scope is not None:
@@ -184,6 +184,7 @@ def carded(conn: Connection, scope: Scope, unit_scope: Scope | None, *, limit: i
     return [dict(r) for r in conn.execute(text(f"""
         SELECT {ITEM} FROM incident i {JOINS}
         WHERE {s_sql} AND {u_sql} AND i.status IN ({STAGED}) AND i.stage_yellow_at < :now
-        ORDER BY (i.stage_due_at < :now) DESC, i.stage_due_at, i.id LIMIT :limit"""),
+          AND i.stage_due_at IS NOT NULL
+        ORDER BY i.stage_due_at, i.id LIMIT :limit"""),
         {**params, "now": now, "limit": limit}).mappings()]
 
