@@ -49,7 +49,9 @@ def _lifecycle_json(row: dict, state: lc.State, actor: Principal) -> dict:
             "handling_level": state.handling_level, "version": state.version,
             "resolved_level": state.resolved_level, "stage": state.stage,
             "stage_label": lc.STAGE_LABELS.get(state.stage) if state.stage else None,
-            "card": lc.card(state, row["now"]), "remind_count": row["remind_count"]}
+            "card": lc.card(state, row["now"]), "remind_count": row["remind_count"],
+            "assignee_account_name": row["assignee_account_name"],
+            "assignee_department_name": row["assignee_department_name"]}
     for key in STATE_TIMES:
         body[key] = _iso(getattr(state, key))
     for key in STATE_VALUES:

@@ -69,6 +69,10 @@ def load(conn: Connection, incident_id: int, scope: Scope, *, lock: bool = False
     mine, mine_params = assigned_clause(account_id if account_id is not None else -1, "i")
     row = conn.execute(text(f"""
         SELECT i.id, i.external_id, i.public_id, i.category, i.reported_by, i.remind_count,
+               (SELECT coalesce(nullif(a.display_name, ''), a.username) FROM account a
+                WHERE a.id = i.assignee_account_id) AS assignee_account_name,
+               (SELECT d.name FROM department d WHERE d.id = i.assignee_department_id)
+                   AS assignee_department_name,
                {STATE_COLUMNS}, now() AS now, {mine} AS assignee,
                CASE WHEN i.grid_id IS NOT NULL THEN ARRAY[
                    'grid:' || (SELECT code FROM grid WHERE id = i.grid_id), {UNIT_CODES}]

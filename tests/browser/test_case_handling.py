@@ -165,6 +165,7 @@ def test_a_case_goes_through_every_stage_with_the_right_people(desks, demo_db, p
     act(page, "register", "属实，立案")
     act(page, "dispatch", "请城管处置", target=f"department:{people['dept']}")
     assert "吹哨报到" in page.inner_text("#gg-timeline")
+    assert "城管执法局" in page.inner_text("#gg-f-assignee")
     v.check_clean()
     assert stored(demo_db, iid)["assignee_department_id"] == people["dept"]
 

@@ -522,6 +522,7 @@ def test_dispatch_to_a_department_whose_members_handle_it(lw):
     oc = client_for(lw["url"], other["token"], RATELIMIT_ENABLED=False)
     shown = mc.get(f"/api/v1/incidents/{iid}/events").get_json()["incident"]
     assert shown["assigned_to_you"] and shown["allowed_actions"] == ["mediate", "resolve"]
+    assert shown["assignee_department_name"] == dept["name"]
     assert oc.get(f"/api/v1/incidents/{iid}/events").status_code == 403
     body = {"action": "resolve", "version": shown["version"], "note": "已清理 cleared"}
     assert oc.post(f"/api/v1/incidents/{iid}/transitions", json=body).status_code == 403

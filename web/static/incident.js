@@ -54,8 +54,8 @@
     setText("gg-f-stage-due", when(life.stage_due_at) + (life.stage_yellow_at ? " (黄牌 yellow " + when(life.stage_yellow_at) + ")" : ""));
     setText("gg-f-accept-due", when(life.accept_due_at));
     setText("gg-f-resolve-due", when(life.resolve_due_at));
-    setText("gg-f-assignee", life.assignee_department_id ? "部门 department #" + life.assignee_department_id
-      : life.assignee_account_id ? "账号 account #" + life.assignee_account_id : "—");
+    setText("gg-f-assignee", life.assignee_department_id ? "部门 department: " + life.assignee_department_name
+      : life.assignee_account_id ? "人员 person: " + life.assignee_account_name : "—");
     setText("gg-f-category", p.category);
     setText("gg-f-severity", p.severity);
     setText("gg-f-source", p.source);
