@@ -102,7 +102,8 @@ def upgrade():
         WHERE assignee_account_id IS NOT NULL;
     CREATE INDEX incident_assignee_department ON incident (assignee_department_id)
         WHERE assignee_department_id IS NOT NULL;
-    CREATE INDEX incident_stage_due ON incident (stage_due_at, id) WHERE stage_due_at IS NOT NULL;
+    -- the order supervision reads carded cases in (longest past due first)
+    CREATE INDEX incident_stage_due ON incident (stage_due_at, id);
     CREATE INDEX incident_reported_at ON incident (reported_at, id);
 
     ALTER TABLE incident_event ADD COLUMN details jsonb;
