@@ -104,6 +104,10 @@ class Catalogue:
     def active_codes(self) -> tuple[str, ...]:
         return tuple(c.code for c in self.active)
 
+    def labels(self) -> dict[str, str]:
+        """code -> "中文名 English name" of every category."""
+        return {c.code: c.label for c in self.categories}
+
     def name_zh(self, code: str) -> str:
         c = self.get(code)
         return c.name_zh if c else ""

@@ -79,20 +79,20 @@ def item_json(r: dict, names: dict) -> dict:
     return out
 
 
-def _names(conn: Connection) -> dict:
-    return {c.code: f"{c.name_zh} {c.name_en}" for c in catalogue(conn).categories}
-
-
 def _selection(conn: Connection, actor: Principal, args):
     f = read_filter(conn, args)
     return f, unit_scope(conn, actor.scope, f), _q(args)
 
 
+def _view(args) -> tuple[str, str, str]:
+    """(tab, sort, order) of a case list."""
+    return (_text(args, "tab", "all", TABS), _text(args, "sort", "reported_at", SORTS),
+            _text(args, "order", "desc", ("asc", "desc")))
+
+
 def list_cases(conn: Connection, actor: Principal, args) -> dict:
     """One page of a tab, with the counts of every tab for the same filters and search."""
-    tab = _text(args, "tab", "all", TABS)
-    sort = _text(args, "sort", "reported_at", SORTS)
-    order = _text(args, "order", "desc", ("asc", "desc"))
+    tab, sort, order = _view(args)
     limit = _int(args, "limit", 50, 1, MAX_PAGE)
     offset = _int(args, "offset", 0, 0, 10**7)
     f, narrowed, q = _selection(conn, actor, args)
@@ -101,7 +101,7 @@ def list_cases(conn: Connection, actor: Principal, args) -> dict:
     rows = cstore.page(conn, actor.scope, actor.account_id, f, narrowed, q, tab=tab,
                        sort=sort, descending=order == "desc", limit=limit, offset=offset,
                        now=now)
-    names = _names(conn)
+    names = catalogue(conn).labels()
     return {"tab": tab, "tabs": [{"tab": t, "label": f"{zh} {en}", "count": counts[t]}
                                  for t, (zh, en) in TABS.items()],
             "total": counts[tab], "limit": limit, "offset": offset, "sort": sort,
@@ -126,16 +126,14 @@ EXPORT_COLUMNS = [
 def export_cases(conn: Connection, actor: Principal, args, *, query: str = "",
                  origin: dict | None = None) -> Download:
     """The current list (tab, filters, search, sort) as CSV, every page."""
-    tab = _text(args, "tab", "all", TABS)
-    sort = _text(args, "sort", "reported_at", SORTS)
-    order = _text(args, "order", "desc", ("asc", "desc"))
+    tab, sort, order = _view(args)
     f, narrowed, q = _selection(conn, actor, args)
     rows = cstore.page(conn, actor.scope, actor.account_id, f, narrowed, q, tab=tab,
                        sort=sort, descending=order == "desc", limit=MAX_EXPORT + 1, offset=0,
                        now=times.now())
     if len(rows) > MAX_EXPORT:
         raise InputError(f"more than {MAX_EXPORT:,} cases match; narrow the filter")
-    names = _names(conn)
+    names = catalogue(conn).labels()
     items = [item_json(r, names) for r in rows]
     for it in items:
         it["card"] = CARD_LABELS.get(it["card"], "")
@@ -149,7 +147,10 @@ def export_cases(conn: Connection, actor: Principal, args, *, query: str = "",
 
 
 def _levels(actor: Principal) -> list[str]:
-    """The handling levels an account's units act at (the tasks waiting there are its)."""
+    """The handling levels an account's units act at (the tasks waiting there are its); none
+    for roles that do not handle incidents."""
+    if not actor.can("incident.manage"):
+        return []
     if actor.scope.everything:
         return list(lc.HANDLING_LEVELS)
     return sorted({lc.UNIT_HANDLING_LEVEL[u.level] for u in actor.scope.units},
@@ -163,12 +164,12 @@ def my_tasks(conn: Connection, actor: Principal, args) -> dict:
     if actor.account_id is None:
         return {"tasks": [], "total": 0, "done": [], "unread": 0, "limit": limit,
                 "offset": offset}
-    levels = _levels(actor) if actor.can("incident.manage") else []
+    levels = _levels(actor)
     now = times.now()
     unread = cstore.unread(conn, actor.scope, actor.account_id, levels)
     rows, total = cstore.tasks(conn, actor.scope, actor.account_id, levels, limit=limit,
                                offset=offset, now=now)
-    names = _names(conn)
+    names = catalogue(conn).labels()
     done = cstore.done_by(conn, actor.account_id, limit=20)
     return {"tasks": [item_json(r, names) for r in rows], "total": total, "unread": unread,
             "limit": limit, "offset": offset, "now": now.isoformat(),
@@ -187,7 +188,7 @@ def mark_seen(conn: Connection, actor: Principal) -> dict:
 def unread_tasks(conn: Connection, actor: Principal) -> int:
     if actor.account_id is None:
         return 0
-    levels = _levels(actor) if actor.can("incident.manage") else []
+    levels = _levels(actor)
     return cstore.unread(conn, actor.scope, actor.account_id, levels)
 
 
@@ -202,7 +203,7 @@ def supervision(conn: Connection, actor: Principal, args) -> dict:
     narrowed = unit_scope(conn, actor.scope, f)
     now = times.now()
     units = cstore.cards_by_unit(conn, actor.scope, level, gen["id"], now)
-    names = _names(conn)
+    names = catalogue(conn).labels()
     cases = cstore.carded(conn, actor.scope, narrowed, limit=_int(args, "limit", 100, 1, 500),
                           now=now)
     return {"level": level, "level_label": " ".join(LEVEL_LABELS[level]), "now": now.isoformat(),
@@ -215,7 +216,6 @@ def supervision(conn: Connection, actor: Principal, args) -> dict:
 def _child_level(actor: Principal) -> str:
     if actor.scope.everything or not actor.scope.units:
         return "township"
-    top = min((u.level for u in actor.scope.units),
-              key=lambda lv: (*LEVELS, "grid").index(lv))
     order = (*LEVELS, "grid")
-    return order[min(order.index(top) + 1, len(order) - 1)]
+    top = min(order.index(u.level) for u in actor.scope.units)
+    return order[min(top + 1, len(order) - 1)]

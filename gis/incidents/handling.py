@@ -87,10 +87,8 @@ def _dispatch_target(conn: Connection, row: dict, who: lc.Actor, params: dict) -
             raise UnprocessableError(
                 f"department {dept['name']} serves {dept['unit_code']}, which does not "
                 "contain this case", field="department_id")
-        dept_level = lc.UNIT_HANDLING_LEVEL[dept["unit_level"]]
-        whistle = who.level is not None and lc.LEVEL_RANK[dept_level] > lc.LEVEL_RANK[who.level]
         return {"department_id": dept["id"], "department": dept["name"],
-                **({"whistle": "吹哨报到"} if whistle else {})}
+                **({"whistle": "吹哨报到"} if lc.whistle(dept["unit_level"], who.level) else {})}
     if params.get("account_id") is not None:
         account = astore.get(conn, params["account_id"])
         if account is None or not account["active"] or \
@@ -190,12 +188,10 @@ def dispatch_targets(conn: Connection, actor: Principal, incident_id: int) -> di
     if row is None:
         raise not_visible(actor.scope, "incident", incident_id)
     level = lc.acting_level(actor.scope, row["units"])
-    depts = []
-    for d in dstore.serving(conn, row["units"]):
-        rank = lc.LEVEL_RANK[lc.UNIT_HANDLING_LEVEL[d["unit_level"]]]
-        depts.append({"id": d["id"], "name": d["name"], "unit_code": d["unit_code"],
-                      "unit_name": d["unit_name"], "unit_level": d["unit_level"],
-                      "whistle": level is not None and rank > lc.LEVEL_RANK[level]})
+    depts = [{"id": d["id"], "name": d["name"], "unit_code": d["unit_code"],
+              "unit_name": d["unit_name"], "unit_level": d["unit_level"],
+              "whistle": lc.whistle(d["unit_level"], level)}
+             for d in dstore.serving(conn, row["units"])]
     people = {}
     for a in dstore.accounts_in(conn, row["units"]):
         people.setdefault(a["id"], {"id": a["id"], "username": a["username"],

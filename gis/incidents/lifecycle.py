@@ -367,6 +367,12 @@ def check_permits(actor: Actor, action: str, state: State) -> None:
                                       "your_level": actor.level, "action": action})
 
 
+def whistle(department_level: str, acting: str | None) -> bool:
+    """吹哨报到: a department whose unit is above the dispatcher's acting level is called in."""
+    return acting is not None and \
+        LEVEL_RANK[UNIT_HANDLING_LEVEL[department_level]] > LEVEL_RANK[acting]
+
+
 def may_act(level: str | None, state: State) -> bool:
     return level is not None and LEVEL_RANK[level] >= LEVEL_RANK[state.handling_level]
 

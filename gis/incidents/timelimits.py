@@ -75,7 +75,7 @@ def start_clocks(conn: Connection, frame: pd.DataFrame) -> None:
 
 
 def limits_json(conn: Connection) -> dict:
-    names = {c.code: f"{c.name_zh} {c.name_en}" for c in catalogue(conn).categories}
+    names = catalogue(conn).labels()
     return {"limits": [{**r, "stage_label": lc.STAGE_LABELS[r["stage"]],
                         "category_label": names.get(r["category"], "默认 default")
                         if r["category"] else "默认 default"}

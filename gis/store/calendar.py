@@ -39,11 +39,6 @@ def period_arrays(conn: Connection):
     return arr[:, 0], arr[:, 1], arr[:, 2]
 
 
-def work_add(conn: Connection, start: datetime, hours: float) -> datetime:
-    return conn.execute(text("SELECT work_add(:t, :s)"),
-                        {"t": start, "s": hours * 3600}).scalar_one()
-
-
 def limits(conn: Connection) -> list[dict]:
     return [{"category": r.category, "stage": r.stage, "hours": float(r.hours)}
             for r in conn.execute(text(

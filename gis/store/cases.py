@@ -94,43 +94,41 @@ def page(conn: Connection, scope: Scope, account_id: int | None, f, unit_scope, 
     return [dict(r) for r in rows]
 
 
-def tasks(conn: Connection, scope: Scope, account_id: int, levels: list[str], *, limit: int,
-          offset: int, now) -> tuple[list[dict], int]:
-    """The account's to-do list, due soonest first: cases dispatched to it or its departments
-    (dispatched, in hand), and the cases of its jurisdiction waiting at the handling levels it
-    acts at (`levels`) to be accepted, dispatched or verified. Returns (rows, total)."""
+def _tasks_clause(scope: Scope, account_id: int, levels: list[str]) -> tuple[str, str, dict]:
+    """(what waits for the account, dispatched to it or its departments, params): cases
+    dispatched to it or its departments (dispatched, in hand), and the cases of its
+    jurisdiction waiting at the handling levels it acts at (`levels`) to be accepted,
+    dispatched or verified (not by the account that handled them)."""
     mine, params = assigned_clause(account_id, "i")
     s_sql, s_params = incident_clause(scope, "i")
-    params.update(s_params)
     waiting = (f"({s_sql} AND i.handling_level = ANY(:levels) AND i.status IN "
                "('reported', 'escalated', 'accepted', 'registered', 'resolved') "
                "AND NOT (i.status = 'resolved' AND i.resolved_by = :me))")
     where = f"(({mine} AND i.status IN ('dispatched', 'mediating')) OR {waiting})"
+    return where, mine, {**params, **s_params, "levels": levels, "me": account_id}
+
+
+def tasks(conn: Connection, scope: Scope, account_id: int, levels: list[str], *, limit: int,
+          offset: int, now) -> tuple[list[dict], int]:
+    """The account's to-do list (_tasks_clause), due soonest first. Returns (rows, total)."""
+    where, mine, params = _tasks_clause(scope, account_id, levels)
     rows = conn.execute(text(f"""
         SELECT {ITEM}, {mine} AS assigned, count(*) OVER () AS total
         FROM incident i {JOINS} WHERE {where}
         ORDER BY i.stage_due_at ASC NULLS LAST, i.id LIMIT :limit OFFSET :offset"""),
-        {**params, "levels": levels, "me": account_id, "now": now, "limit": limit,
-         "offset": offset}).mappings().all()
+        {**params, "now": now, "limit": limit, "offset": offset}).mappings().all()
     total = rows[0]["total"] if rows else conn.execute(text(
-        f"SELECT count(*) FROM incident i WHERE {where}"),
-        {**params, "levels": levels, "me": account_id}).scalar()
+        f"SELECT count(*) FROM incident i WHERE {where}"), params).scalar()
     return [dict(r) for r in rows], total
 
 
 def unread(conn: Connection, scope: Scope, account_id: int, levels: list[str]) -> int:
     """Tasks that arrived (entered their stage) since the account last opened its tasks."""
-    mine, params = assigned_clause(account_id, "i")
-    s_sql, s_params = incident_clause(scope, "i")
-    params.update(s_params)
+    where, _, params = _tasks_clause(scope, account_id, levels)
     return conn.execute(text(f"""
         SELECT count(*) FROM incident i, account a
         WHERE a.id = :me AND i.stage_started_at > coalesce(a.tasks_seen_at, '-infinity')
-          AND (({mine} AND i.status IN ('dispatched', 'mediating'))
-               OR ({s_sql} AND i.handling_level = ANY(:levels) AND i.status IN
-                   ('reported', 'escalated', 'accepted', 'registered', 'resolved')
-                   AND NOT (i.status = 'resolved' AND i.resolved_by = :me)))"""),
-        {**params, "levels": levels, "me": account_id}).scalar()
+          AND {where}"""), params).scalar()
 
 
 def mark_tasks_seen(conn: Connection, account_id: int) -> None:
@@ -139,7 +137,7 @@ def mark_tasks_seen(conn: Connection, account_id: int) -> None:
 
 
 def done_by(conn: Connection, account_id: int, *, limit: int) -> list[dict]:
-    """What the account did recently (已办): its latest events, one row per case, newest first."""
+    """What the account did recently (已办): its latest events, newest first."""
     return [dict(r) for r in conn.execute(text(f"""
         SELECT DISTINCT ON (e.at, e.incident_id) e.at AS done_at, e.action AS done_action,
                e.note AS done_note, {ITEM.replace(':now', 'now()')}
@@ -151,8 +149,8 @@ def done_by(conn: Connection, account_id: int, *, limit: int) -> list[dict]:
 
 def cards_by_unit(conn: Connection, scope: Scope, level: str, generation_id: int,
                   now) -> list[dict]:
-    """Per unit of `level` inside the jurisdiction: open cases, yellow and red cards,
-    reminders sent, and the handling levels they sit at."""
+    """Per unit of `level` inside the jurisdiction: open cases, yellow and red cards and
+    reminders sent, most red cards first."""
     col = "grid_id" if level == "grid" else f"{level}_id"
     table = "grid" if level == "grid" else "admin_area"
     s_sql, params = incident_clause(scope, "i")

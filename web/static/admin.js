@@ -3,15 +3,11 @@
 (function () {
   "use strict";
   const {el, fill, setText} = window.gridgisDom;
-  const {api, when, status} = window.gridgisCases;
+  const {api, when, status, say} = window.gridgisCases;
   const root = document.querySelector("[data-admin]");
   if (!root) return;
 
-  function message(text, isError) {
-    const m = document.getElementById("gg-admin-message");
-    m.textContent = text;
-    m.className = "gg-message " + (isError ? "gg-error" : "gg-ok");
-  }
+  function message(text, isError) { return say("gg-admin-message", text, isError); }
 
   function randomPassword() {
     const bytes = new Uint8Array(12);

@@ -191,7 +191,15 @@
     load();
   }
 
-  window.gridgisCases = {api: api, when: when, card: card, status: status};
+  // a message box (#id) saying how an action went; returns the box
+  function say(id, text, isError) {
+    const m = document.getElementById(id);
+    m.textContent = text;
+    m.className = "gg-message " + (isError ? "gg-error" : "gg-ok");
+    return m;
+  }
+
+  window.gridgisCases = {api: api, when: when, card: card, status: status, say: say};
   if (!root) return;
   ({list: listPage, tasks: tasksPage, supervision: supervisionPage}[root.dataset.page] || function () {})();
 })();

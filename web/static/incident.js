@@ -4,18 +4,14 @@
 (function () {
   "use strict";
   const {el, fill, setText} = window.gridgisDom;
-  const {api, when, card, status} = window.gridgisCases;
+  const {api, when, card, status, say} = window.gridgisCases;
   const box = document.getElementById("gg-incident");
   const id = box.dataset.incident;
   const labels = JSON.parse(document.getElementById("gg-labels").textContent);
   const form = document.getElementById("gg-action-form");
   let current = null, action = null, map = null, drawn = null;
 
-  function message(text, isError) {
-    const m = document.getElementById("gg-act-message");
-    m.textContent = text;
-    m.className = "gg-message " + (isError ? "gg-error" : "gg-ok");
-  }
+  function message(text, isError) { return say("gg-act-message", text, isError); }
 
   const UNIT_KEYS = [["grid", "网格 Grid"], ["hamlet", "屯 Hamlet"], ["village", "村/社区 Village"],
     ["township", "乡镇/街道 Township"], ["city", "县/市 City"], ["prefecture", "地级市 Prefecture"],

@@ -3,17 +3,12 @@
    the grid the report will land in before sending, and the case number once it is sent. */
 (function () {
   "use strict";
-  const {api, status} = window.gridgisCases;
+  const {api, say} = window.gridgisCases;
   const form = document.getElementById("gg-report-form");
   const where = document.getElementById("gg-where");
   let map = null, marker = null;
 
-  function message(text, isError) {
-    const m = document.getElementById("gg-report-message");
-    m.replaceChildren(document.createTextNode(text));
-    m.className = "gg-message " + (isError ? "gg-error" : "gg-ok");
-    return m;
-  }
+  function message(text, isError) { return say("gg-report-message", text, isError); }
 
   function place(lon, lat) {
     form.elements.lon.value = String(lon);
